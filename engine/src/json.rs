@@ -1,0 +1,314 @@
+//! A borrowed JSON tree for candidate records.
+//!
+//! Only records that survive the prefilter are parsed, so this tree is built for the slow path:
+//! strings borrow from the input whenever they contain no escapes, objects keep their members in
+//! document order (duplicates included) so that later front ends can reproduce order-sensitive
+//! renderings, and lookups follow JSON's usual "last duplicate wins" rule, the same choice
+//! `serde_json::Value` and JavaScript make.
+//!
+//! Parsing goes through `serde_json`, which enforces its recursion limit (128 levels): a record
+//! nested deeper is reported as unparseable instead of exhausting the stack.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+/// One JSON value, borrowing from the record's bytes where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// Any number; see [`Number`].
+    Number(Number),
+    /// A string, decoded (escapes resolved).
+    String(Cow<'a, str>),
+    /// An array, in order.
+    Array(Vec<Json<'a>>),
+    /// An object: members in document order, duplicates kept.
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+/// A JSON number as `serde_json` reports it: integers exactly when they fit in 64 bits, and
+/// everything else (fractions, exponents, integers beyond 64 bits) as the nearest `f64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    /// A non-negative integer that fits in `u64`.
+    Unsigned(u64),
+    /// A negative integer that fits in `i64`.
+    Signed(i64),
+    /// Anything else, rounded to the nearest `f64`.
+    Float(f64),
+}
+
+impl Number {
+    /// The value as an `f64`, for numeric comparison across representations.
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "comparison across integer and float forms"
+    )]
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::Unsigned(n) => n as f64,
+            Number::Signed(n) => n as f64,
+            Number::Float(f) => f,
+        }
+    }
+
+    /// Exact equality where both sides are integers, numeric equality otherwise.
+    pub fn equals(self, other: Number) -> bool {
+        match (self, other) {
+            (Number::Unsigned(a), Number::Unsigned(b)) => a == b,
+            (Number::Signed(a), Number::Signed(b)) => a == b,
+            (Number::Unsigned(_), Number::Signed(_)) | (Number::Signed(_), Number::Unsigned(_)) => {
+                false
+            }
+            (a, b) => a.as_f64() == b.as_f64(),
+        }
+    }
+}
+
+impl<'a> Json<'a> {
+    /// Parses one complete JSON document (trailing whitespace allowed, nothing else).
+    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = Json::deserialize(&mut de)?;
+        de.end()?;
+        Ok(value)
+    }
+
+    /// The member `key` of an object (the last one if the key is duplicated).
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Follows `segments` through nested objects only: arrays are not traversed.
+    pub fn lookup<'p>(&self, segments: impl IntoIterator<Item = &'p str>) -> Option<&Json<'a>> {
+        segments
+            .into_iter()
+            .try_fold(self, |node, key| node.get(key))
+    }
+
+    /// The decoded string, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    /// Compact JSON text of this value (object members in document order).
+    pub fn to_json_bytes(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail, and every value here came from valid JSON, so
+        // serialisation has no error path in practice; a failure would leave `out` short,
+        // which the callers' tests would show.
+        let _ = serde_json::to_writer(out, self);
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(Json::Number(Number::Unsigned(n)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(Json::Number(if n >= 0 {
+            Number::Unsigned(n.unsigned_abs())
+        } else {
+            Number::Signed(n)
+        }))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
+        Ok(Json::Number(Number::Float(f)))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(Key(key)) = map.next_key()? {
+            members.push((key, map.next_value()?));
+        }
+        Ok(Json::Object(members))
+    }
+}
+
+/// An object key that borrows when the input allows it (`Cow<str>` alone always allocates).
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => serializer.serialize_unit(),
+            Json::Bool(b) => serializer.serialize_bool(*b),
+            Json::Number(Number::Unsigned(n)) => serializer.serialize_u64(*n),
+            Json::Number(Number::Signed(n)) => serializer.serialize_i64(*n),
+            Json::Number(Number::Float(f)) => serializer.serialize_f64(*f),
+            Json::String(s) => serializer.serialize_str(s),
+            Json::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Json::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (key, value) in members {
+                    map.serialize_entry(key.as_ref(), value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_without_escapes_borrow_from_the_input() {
+        let doc = Json::parse(br#"{"eventName":"CreateGroup","x":"a\"b"}"#).unwrap();
+        assert!(matches!(
+            doc.get("eventName"),
+            Some(Json::String(Cow::Borrowed("CreateGroup")))
+        ));
+        assert!(matches!(doc.get("x"), Some(Json::String(Cow::Owned(s))) if s == "a\"b"));
+    }
+
+    #[test]
+    fn escaped_keys_and_values_are_decoded() {
+        let doc = Json::parse(br#"{"event\u004eame":"Create\u0047roup"}"#).unwrap();
+        assert_eq!(
+            doc.get("eventName").and_then(Json::as_str),
+            Some("CreateGroup")
+        );
+    }
+
+    #[test]
+    fn the_last_duplicate_key_wins_and_all_are_kept() {
+        let doc = Json::parse(br#"{"a":1,"a":2}"#).unwrap();
+        assert_eq!(doc.get("a"), Some(&Json::Number(Number::Unsigned(2))));
+        let Json::Object(members) = &doc else {
+            panic!("object expected")
+        };
+        assert_eq!(members.len(), 2);
+    }
+
+    #[test]
+    fn lookup_descends_objects_but_not_arrays() {
+        let doc = Json::parse(br#"{"a":{"b":[{"c":1}]}}"#).unwrap();
+        assert!(doc.lookup(["a", "b"]).is_some());
+        assert!(doc.lookup(["a", "b", "c"]).is_none());
+    }
+
+    #[test]
+    fn numbers_keep_integer_exactness_and_big_ones_become_floats() {
+        let doc = Json::parse(
+            b"[18446744073709551615,-9223372036854775808,1e400,123456789012345678901234567890]",
+        );
+        // 1e400 overflows f64: serde_json rejects it rather than producing infinity.
+        assert!(doc.is_err());
+        let doc =
+            Json::parse(b"[18446744073709551615,-3,1.5,123456789012345678901234567890]").unwrap();
+        let Json::Array(items) = doc else {
+            panic!("array expected")
+        };
+        assert_eq!(items[0], Json::Number(Number::Unsigned(u64::MAX)));
+        assert_eq!(items[1], Json::Number(Number::Signed(-3)));
+        assert_eq!(items[2], Json::Number(Number::Float(1.5)));
+        assert!(matches!(items[3], Json::Number(Number::Float(_))));
+    }
+
+    #[test]
+    fn trailing_garbage_and_deep_nesting_are_errors() {
+        assert!(Json::parse(b"{} x").is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(Json::parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn serialisation_round_trips_in_document_order() {
+        let text = r#"{"b":1,"a":[true,null,"x\ny"],"b":-2,"f":0.25}"#;
+        let mut out = Vec::new();
+        Json::parse(text.as_bytes())
+            .unwrap()
+            .to_json_bytes(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), text);
+    }
+}

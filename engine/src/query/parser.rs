@@ -1,0 +1,455 @@
+//! Recursive-descent parser: tokens to [`Ast`].
+//!
+//! Precedence, loosest first: `or`, `and`, `not`, then a clause or a parenthesised expression.
+//! Nesting is bounded ([`MAX_DEPTH`]) so that no query, however hostile, can exhaust the stack.
+
+use super::ast::{Ast, CompareOp, Literal, StringFunction};
+use super::lexer::{LexError, Token, TokenKind, tokenize};
+use crate::path::FieldPath;
+
+/// How deeply `not` and parentheses may nest.
+pub const MAX_DEPTH: usize = 64;
+
+/// A parse failure: where (byte offset into the query) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    /// Byte offset into the query text.
+    pub offset: usize,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl From<LexError> for QueryError {
+    fn from(e: LexError) -> Self {
+        QueryError {
+            offset: e.offset,
+            message: e.message,
+        }
+    }
+}
+
+/// Parses a query into its syntax tree.
+pub fn parse(text: &str) -> Result<Ast, QueryError> {
+    let tokens = tokenize(text)?;
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
+    let ast = parser.or()?;
+    match parser.peek() {
+        TokenKind::End => Ok(ast),
+        _ => parser.fail("expected `and`, `or` or the end of the query"),
+    }
+}
+
+const KEYWORDS: [&str; 9] = [
+    "and", "or", "not", "in", "like", "regex", "true", "false", "null",
+];
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> &TokenKind {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)].kind
+    }
+
+    fn peek_at(&self, ahead: usize) -> &TokenKind {
+        &self.tokens[(self.pos + ahead).min(self.tokens.len() - 1)].kind
+    }
+
+    fn offset(&self) -> usize {
+        self.tokens[self.pos.min(self.tokens.len() - 1)].offset
+    }
+
+    fn advance(&mut self) -> TokenKind {
+        let kind = self.peek().clone();
+        if kind != TokenKind::End {
+            self.pos += 1;
+        }
+        kind
+    }
+
+    fn fail<T>(&self, message: impl Into<String>) -> Result<T, QueryError> {
+        Err(QueryError {
+            offset: self.offset(),
+            message: message.into(),
+        })
+    }
+
+    fn at_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), TokenKind::Ident(word) if word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        let found = self.at_keyword(keyword);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn eat(&mut self, kind: &TokenKind) -> bool {
+        let found = self.peek() == kind;
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn expect(&mut self, kind: &TokenKind, what: &str) -> Result<(), QueryError> {
+        if self.eat(kind) {
+            Ok(())
+        } else {
+            self.fail(format!("expected {what}"))
+        }
+    }
+
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return self.fail(format!("the query nests deeper than {MAX_DEPTH} levels"));
+        }
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        result
+    }
+
+    fn or(&mut self) -> Result<Ast, QueryError> {
+        let mut terms = vec![self.and()?];
+        while self.eat_keyword("or") {
+            terms.push(self.and()?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Ast::Or(terms)
+        })
+    }
+
+    fn and(&mut self) -> Result<Ast, QueryError> {
+        let mut terms = vec![self.not()?];
+        while self.eat_keyword("and") {
+            terms.push(self.not()?);
+        }
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Ast::And(terms)
+        })
+    }
+
+    fn not(&mut self) -> Result<Ast, QueryError> {
+        if self.eat_keyword("not") {
+            return self.nested(|p| Ok(Ast::Not(Box::new(p.not()?))));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Ast, QueryError> {
+        if self.eat(&TokenKind::LParen) {
+            let inner = self.nested(Self::or)?;
+            self.expect(&TokenKind::RParen, "`)`")?;
+            return Ok(inner);
+        }
+        if self.at_function_call() {
+            return self.function_call();
+        }
+        self.clause()
+    }
+
+    fn at_function_call(&self) -> bool {
+        matches!(self.peek(), TokenKind::Ident(_))
+            && (self.peek_at(1) == &TokenKind::LParen
+                || (self.peek_at(1) == &TokenKind::Tilde && self.peek_at(2) == &TokenKind::LParen))
+    }
+
+    fn function_call(&mut self) -> Result<Ast, QueryError> {
+        let start = self.offset();
+        let TokenKind::Ident(name) = self.advance() else {
+            return self.fail("expected a function name");
+        };
+        let function = match name.to_ascii_lowercase().as_str() {
+            "stringcontains" => StringFunction::Contains,
+            "startswith" => StringFunction::StartsWith,
+            "endswith" => StringFunction::EndsWith,
+            _ => {
+                return Err(QueryError {
+                    offset: start,
+                    message: format!(
+                        "unknown function `{name}` (known: stringContains, startsWith, endsWith)"
+                    ),
+                });
+            }
+        };
+        let case_insensitive = self.eat(&TokenKind::Tilde);
+        self.expect(&TokenKind::LParen, "`(`")?;
+        let field = self.field()?;
+        self.expect(&TokenKind::Comma, "`,` between the field and the string")?;
+        let argument = self.string_literal()?;
+        self.expect(&TokenKind::RParen, "`)`")?;
+        Ok(Ast::Function {
+            function,
+            field,
+            argument,
+            case_insensitive,
+        })
+    }
+
+    fn clause(&mut self) -> Result<Ast, QueryError> {
+        let field = self.field()?;
+        if let Some(op) = self.comparison_operator() {
+            let value = self.literal()?;
+            return Ok(Ast::Compare { field, op, value });
+        }
+        if self.eat(&TokenKind::Colon) {
+            let patterns = self.one_or_list(Self::string_literal)?;
+            return Ok(Ast::Like {
+                field,
+                patterns,
+                case_insensitive: true,
+            });
+        }
+        if self.eat_keyword("not") {
+            if !self.at_keyword("in") {
+                return self.fail("expected `in` after `not`");
+            }
+            return Ok(Ast::Not(Box::new(self.in_list(field)?)));
+        }
+        if self.at_keyword("in") {
+            return self.in_list(field);
+        }
+        if self.eat_keyword("like") {
+            let case_insensitive = self.eat(&TokenKind::Tilde);
+            let patterns = self.one_or_list(Self::string_literal)?;
+            return Ok(Ast::Like {
+                field,
+                patterns,
+                case_insensitive,
+            });
+        }
+        if self.eat_keyword("regex") {
+            let case_insensitive = self.eat(&TokenKind::Tilde);
+            let patterns = self.one_or_list(Self::string_literal)?;
+            return Ok(Ast::Regex {
+                field,
+                patterns,
+                case_insensitive,
+            });
+        }
+        self.fail(format!(
+            "expected an operator after `{field}` (==, !=, <, <=, >, >=, :, in, like, regex)"
+        ))
+    }
+
+    fn in_list(&mut self, field: FieldPath) -> Result<Ast, QueryError> {
+        self.pos += 1; // `in`
+        let case_insensitive = self.eat(&TokenKind::Tilde);
+        if self.peek() != &TokenKind::LParen {
+            return self.fail("expected `(` after `in`");
+        }
+        let values = self.one_or_list(Self::literal)?;
+        Ok(Ast::In {
+            field,
+            values,
+            case_insensitive,
+        })
+    }
+
+    fn comparison_operator(&mut self) -> Option<CompareOp> {
+        let op = match self.peek() {
+            TokenKind::EqEq => CompareOp::Eq,
+            TokenKind::NotEq => CompareOp::Ne,
+            TokenKind::Lt => CompareOp::Lt,
+            TokenKind::Le => CompareOp::Le,
+            TokenKind::Gt => CompareOp::Gt,
+            TokenKind::Ge => CompareOp::Ge,
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(op)
+    }
+
+    /// One item, or a parenthesised, comma-separated, non-empty list of items.
+    fn one_or_list<T>(
+        &mut self,
+        item: fn(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<Vec<T>, QueryError> {
+        if !self.eat(&TokenKind::LParen) {
+            return Ok(vec![item(self)?]);
+        }
+        let mut items = vec![item(self)?];
+        while self.eat(&TokenKind::Comma) {
+            items.push(item(self)?);
+        }
+        self.expect(&TokenKind::RParen, "`,` or `)`")?;
+        Ok(items)
+    }
+
+    fn field(&mut self) -> Result<FieldPath, QueryError> {
+        let mut segments = vec![self.segment()?];
+        while self.eat(&TokenKind::Dot) {
+            segments.push(self.segment()?);
+        }
+        Ok(FieldPath::new(segments))
+    }
+
+    fn segment(&mut self) -> Result<String, QueryError> {
+        match self.peek().clone() {
+            TokenKind::Ident(word) if KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k)) => {
+                self.fail(format!("expected a field name, found the keyword `{word}`"))
+            }
+            TokenKind::Ident(word) | TokenKind::Quoted(word) => {
+                self.pos += 1;
+                Ok(word)
+            }
+            _ => self.fail("expected a field name"),
+        }
+    }
+
+    fn string_literal(&mut self) -> Result<String, QueryError> {
+        match self.peek().clone() {
+            TokenKind::Str(s) => {
+                self.pos += 1;
+                Ok(s)
+            }
+            _ => self.fail("expected a string"),
+        }
+    }
+
+    fn literal(&mut self) -> Result<Literal, QueryError> {
+        let literal = match self.peek().clone() {
+            TokenKind::Str(s) => Literal::String(s),
+            TokenKind::Number(n) => Literal::Number(n),
+            TokenKind::Ident(w) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
+            TokenKind::Ident(w) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
+            TokenKind::Ident(w) if w.eq_ignore_ascii_case("null") => Literal::Null,
+            _ => return self.fail("expected a value (a string, number, true, false or null)"),
+        };
+        self.pos += 1;
+        Ok(literal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Number;
+
+    fn field(path: &str) -> FieldPath {
+        FieldPath::parse_dotted(path).unwrap()
+    }
+
+    #[test]
+    fn precedence_is_or_then_and_then_not() {
+        let ast = parse(r#"a == "1" or not b == "2" and c != null"#).unwrap();
+        let expected = Ast::Or(vec![
+            Ast::Compare {
+                field: field("a"),
+                op: CompareOp::Eq,
+                value: Literal::String("1".into()),
+            },
+            Ast::And(vec![
+                Ast::Not(Box::new(Ast::Compare {
+                    field: field("b"),
+                    op: CompareOp::Eq,
+                    value: Literal::String("2".into()),
+                })),
+                Ast::Compare {
+                    field: field("c"),
+                    op: CompareOp::Ne,
+                    value: Literal::Null,
+                },
+            ]),
+        ]);
+        assert_eq!(ast, expected);
+    }
+
+    #[test]
+    fn lists_functions_and_operators() {
+        let ast = parse(
+            r#"eventName in ("CreateGroup", "DeleteGroup") and x not in~ ("a")
+               and startsWith~(userAgent, "aws-cli/") and ua : ("*boto*", "*cli*")
+               and arn like "arn:*" and arn regex~ ".*/admin" and n >= 900"#,
+        )
+        .unwrap();
+        let Ast::And(terms) = ast else {
+            panic!("and expected")
+        };
+        assert_eq!(terms.len(), 7);
+        assert!(
+            matches!(&terms[1], Ast::Not(inner) if matches!(**inner, Ast::In { case_insensitive: true, .. }))
+        );
+        assert!(matches!(
+            &terms[2],
+            Ast::Function {
+                function: StringFunction::StartsWith,
+                case_insensitive: true,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&terms[3], Ast::Like { case_insensitive: true, patterns, .. } if patterns.len() == 2)
+        );
+        assert!(matches!(
+            &terms[6],
+            Ast::Compare {
+                op: CompareOp::Ge,
+                value: Literal::Number(Number::Unsigned(900)),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn backquoted_segments_join_the_path() {
+        let ast = parse(r#"requestParameters.`x-amz.acl` == "public-read""#).unwrap();
+        let Ast::Compare { field, .. } = ast else {
+            panic!("compare expected")
+        };
+        assert_eq!(field.segments(), ["requestParameters", "x-amz.acl"]);
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_token() {
+        let cases = [
+            ("a ==", 4, "expected a value"),
+            ("a == \"x\" b", 9, "expected `and`"),
+            ("and == \"x\"", 0, "keyword"),
+            ("a", 1, "expected an operator"),
+            ("frob(a, \"x\")", 0, "unknown function"),
+            ("(a == 1", 7, "`)`"),
+            ("a in \"x\"", 5, "expected `(`"),
+        ];
+        for (query, offset, message) in cases {
+            let error = parse(query).unwrap_err();
+            assert_eq!(error.offset, offset, "{query}: {error:?}");
+            assert!(error.message.contains(message), "{query}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!(
+            "{}a == 1{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert!(parse(&deep).unwrap_err().message.contains("nests deeper"));
+        let nots = format!("{}a == 1", "not ".repeat(10_000));
+        assert!(parse(&nots).is_err());
+        let ok = format!(
+            "{}a == 1{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse(&ok).is_ok());
+    }
+}

@@ -1,0 +1,97 @@
+//! Builds the trailtag WebAssembly module and embeds it in the `trailtag` binary.
+//!
+//! The module is the `trailtag-plugin` crate compiled for `wasm32-unknown-unknown` with the
+//! `wasm` profile. A nested `cargo build` does it, into its own target directory (so it never
+//! waits on the lock of the build that runs this script), with the outer build's flags and
+//! wrappers removed (they are meant for the host, not for the guest). Users never build or
+//! point at a `.wasm` by hand; `trailtag --module FILE` can still override the embedded one.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "build scripts receive their inputs through cargo's environment"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{env, fs};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let workspace = manifest_dir
+        .parent()
+        .ok_or("host crate has no parent directory")?
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    for watched in [
+        "engine/src",
+        "engine/build.rs",
+        "engine/Cargo.toml",
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "rules",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo::rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+    let target_dir = wasm_target_dir(&out_dir);
+    build_module(&workspace, &target_dir)?;
+    let built = target_dir
+        .join(TARGET)
+        .join("wasm")
+        .join("trailtag_plugin.wasm");
+    fs::copy(&built, out_dir.join("trailtag.wasm"))?;
+    Ok(())
+}
+
+/// `<target>/<profile>/trailtag-wasm`: shared by `build`, `test` and `clippy` of one profile.
+fn wasm_target_dir(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .nth(3)
+        .unwrap_or(out_dir)
+        .join("trailtag-wasm")
+}
+
+fn build_module(workspace: &Path, target_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--package",
+            "trailtag-plugin",
+            "--target",
+            TARGET,
+            "--profile",
+            "wasm",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for inherited in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        command.env_remove(inherited);
+    }
+    let status = command.status()?;
+    if status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "building the trailtag WebAssembly module failed ({status}). If the message above says the \
+         `{TARGET}` target may not be installed, run: rustup target add {TARGET}"
+    )
+    .into())
+}

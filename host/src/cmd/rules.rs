@@ -1,0 +1,119 @@
+//! `trailtag rules list|check|test`.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use trailtag_engine::envelope::{Framing, Piece, Splitter};
+use trailtag_engine::{Detector, TAG_KEY};
+
+use crate::cli::{GuestArgs, RulesCommand};
+use crate::session::{Session, as_sources, read_rule_files};
+
+/// Runs a `rules` subcommand.
+pub fn run(command: &RulesCommand) -> Result<ExitCode> {
+    match command {
+        RulesCommand::List { json, guest } => list(guest, *json),
+        RulesCommand::Check { guest } => check(guest),
+        RulesCommand::Test { guest } => test(guest),
+    }
+}
+
+fn list(args: &GuestArgs, json: bool) -> Result<ExitCode> {
+    let session = Session::start(args, false, false)?;
+    let mut out = io::stdout().lock();
+    if json {
+        out.write_all(session.rules_document())?;
+        writeln!(out)?;
+    } else {
+        for rule in session.rules() {
+            writeln!(
+                out,
+                "{:<45} {:<13} {:>3}  {}",
+                rule.id, rule.severity, rule.risk_score, rule.name
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: &GuestArgs) -> Result<ExitCode> {
+    let session = Session::start(args, false, false)?;
+    writeln!(
+        io::stdout().lock(),
+        "{} rules loaded without problems",
+        session.rules().len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every rule's examples, run through the module: an example must be tagged by its rule if and
+/// only if it says `matches = true`.
+fn test(args: &GuestArgs) -> Result<ExitCode> {
+    let user_rules = read_rule_files(&args.rules)?;
+    let native = Detector::builder()
+        .builtin(!args.no_builtin_rules)
+        .sources(as_sources(&user_rules))
+        .build()
+        .context("loading the rules")?;
+    let mut session = Session::start(args, false, false)?;
+    let mut out = io::stdout().lock();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for rule in native.rules() {
+        for example in rule.examples() {
+            let detections = detections_in_module(&mut session, &example.record)?;
+            let matched = detections.iter().any(|id| id == rule.id());
+            if matched == example.matches {
+                passed += 1;
+            } else {
+                failed += 1;
+                let expected = if example.matches { "match" } else { "no match" };
+                writeln!(
+                    out,
+                    "FAIL {} ({}:{}): {:?}: expected {expected}, the module tagged {detections:?}",
+                    rule.id(),
+                    rule.meta().source,
+                    example.line,
+                    example.name
+                )?;
+            }
+        }
+    }
+    writeln!(out, "{passed} examples passed, {failed} failed")?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn detections_in_module(session: &mut Session, record: &str) -> Result<Vec<String>> {
+    let mut line = one_line(record.as_bytes());
+    line.push(b'\n');
+    let output = session
+        .transform(&line)?
+        .context("the module failed on an example")?;
+    let value: serde_json::Value = serde_json::from_slice(&output.output).unwrap_or_default();
+    let detections = value[TAG_KEY]["detections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    Ok(detections
+        .iter()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// An example written across lines, as one line (line breaks outside strings become spaces).
+fn one_line(record: &[u8]) -> Vec<u8> {
+    let mut splitter = Splitter::new(Framing::Concatenated, usize::MAX);
+    let mut line = Vec::new();
+    let mut emit = |piece: Piece<'_>| {
+        if let Piece::Record(bytes) = piece {
+            line.extend_from_slice(bytes);
+        }
+    };
+    splitter.push(record, &mut emit);
+    let _ = splitter.finish(&mut emit);
+    line
+}

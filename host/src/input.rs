@@ -1,0 +1,341 @@
+//! Reading inputs: files or stdin, plain or gzip, in any of the framings the engine knows.
+//!
+//! An input is opened, decompressed if its first bytes are the gzip magic (whatever its name),
+//! stripped of a UTF-8 byte-order mark, and sniffed (`trailtag_engine::envelope::sniff`). Its
+//! records then go to a [`Consumer`] one at a time; memory stays bounded by the largest record
+//! the caller allows (`limit`): a longer record is streamed to the consumer in pieces.
+//! A read error (a truncated or corrupt gzip member, an unreadable file) ends that input: what was
+//! read before the error has been delivered, and the error is returned for the caller to report.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::bufread::MultiGzDecoder;
+use trailtag_engine::envelope::{Framing, Piece, Splitter, sniff};
+
+/// Bytes read to decide the framing.
+const SNIFF_BYTES: usize = 64 * 1024;
+const READ_BUFFER: usize = 256 * 1024;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where a record came from within its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// 1-based line number.
+    Line(u64),
+    /// 1-based record number within a document (`Records` array, concatenated JSON).
+    Record(u64),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Line(n) => write!(f, "line {n}"),
+            Origin::Record(n) => write!(f, "record {n}"),
+        }
+    }
+}
+
+/// Receives an input's records in order.
+pub trait Consumer {
+    /// One record (or blank line), without its `\n`.
+    fn record(&mut self, bytes: &[u8], origin: Origin) -> io::Result<()>;
+    /// A piece of a record longer than the limit; pieces arrive in order.
+    fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// The end of an oversized record.
+    fn oversized_end(&mut self, origin: Origin) -> io::Result<()>;
+}
+
+/// An opened input.
+pub struct Input {
+    /// `-` for stdin, else the path as given.
+    pub name: String,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// Whether a UTF-8 byte-order mark was removed from its start.
+    pub bom: bool,
+    /// How its records are framed.
+    pub framing: Framing,
+    reader: Box<dyn BufRead + Send>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("name", &self.name)
+            .field("gzip", &self.gzip)
+            .field("framing", &self.framing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file to read, or `None` for stdin. `read_bytes` counts raw bytes read (for progress).
+pub fn open(path: Option<&Path>, read_bytes: Arc<AtomicU64>) -> io::Result<Input> {
+    let (name, raw): (String, Box<dyn Read + Send>) = match path {
+        Some(p) if p != Path::new("-") => (p.display().to_string(), Box::new(File::open(p)?)),
+        _ => ("-".to_owned(), Box::new(io::stdin())),
+    };
+    let mut counted = BufReader::with_capacity(
+        READ_BUFFER,
+        Counting {
+            inner: raw,
+            count: read_bytes,
+        },
+    );
+    let gzip = counted.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let decoded: Box<dyn BufRead + Send> = if gzip {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(counted),
+        ))
+    } else {
+        Box::new(counted)
+    };
+    let (head, rest) = read_head(decoded)?;
+    let bom = head.starts_with(UTF8_BOM);
+    let start = if bom { UTF8_BOM.len() } else { 0 };
+    let framing = sniff(&head[start..]);
+    let mut cursor = Cursor::new(head);
+    cursor.set_position(start as u64);
+    Ok(Input {
+        name,
+        gzip,
+        bom,
+        framing,
+        reader: Box::new(cursor.chain(rest)),
+    })
+}
+
+/// Reads up to [`SNIFF_BYTES`] (less at end of stream) and hands back the rest.
+fn read_head(
+    mut reader: Box<dyn BufRead + Send>,
+) -> io::Result<(Vec<u8>, Box<dyn BufRead + Send>)> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    (&mut reader)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok((head, reader))
+}
+
+struct Counting {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// What went wrong with an input after it was opened.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// Reading (or decompressing) failed; everything before was delivered.
+    #[error("read error: {0}")]
+    Read(#[source] io::Error),
+    /// The document ended early or had trailing content.
+    #[error("{0}")]
+    Framing(#[from] trailtag_engine::envelope::FramingError),
+    /// The consumer failed (usually: the output could not be written).
+    #[error("output error: {0}")]
+    Consumer(#[source] io::Error),
+}
+
+/// Delivers every record of `input` to `consumer`.
+pub fn read_records(
+    input: &mut Input,
+    limit: usize,
+    consumer: &mut impl Consumer,
+) -> Result<(), InputError> {
+    match input.framing {
+        Framing::Lines => read_lines(&mut input.reader, limit, consumer),
+        framing => read_documents(&mut input.reader, framing, limit, consumer),
+    }
+}
+
+fn fill(reader: &mut dyn BufRead) -> Result<&[u8], InputError> {
+    loop {
+        match reader.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(InputError::Read(e)),
+        }
+    }
+    // The buffer is filled now; this second call only hands it out.
+    reader.fill_buf().map_err(InputError::Read)
+}
+
+fn read_lines(
+    reader: &mut dyn BufRead,
+    limit: usize,
+    consumer: &mut impl Consumer,
+) -> Result<(), InputError> {
+    let mut line = LineAssembler {
+        partial: Vec::new(),
+        oversized: false,
+        limit,
+        number: 0,
+    };
+    loop {
+        let buf = match fill(reader) {
+            Ok(buf) => buf,
+            Err(e) => {
+                line.finish(consumer).map_err(InputError::Consumer)?;
+                return Err(e);
+            }
+        };
+        if buf.is_empty() {
+            return line.finish(consumer).map_err(InputError::Consumer);
+        }
+        let used = line.feed(buf, consumer).map_err(InputError::Consumer)?;
+        reader.consume(used);
+    }
+}
+
+/// Joins a line that spans buffer refills, switching to pieces once it passes the limit.
+struct LineAssembler {
+    partial: Vec<u8>,
+    oversized: bool,
+    limit: usize,
+    number: u64,
+}
+
+impl LineAssembler {
+    /// Consumes bytes from `buf` up to and including one `\n` (or all of it); returns how many.
+    fn feed(&mut self, buf: &[u8], consumer: &mut impl Consumer) -> io::Result<usize> {
+        let newline = memchr_newline(buf);
+        let content = &buf[..newline.unwrap_or(buf.len())];
+        match newline {
+            Some(_)
+                if self.partial.is_empty() && !self.oversized && content.len() <= self.limit =>
+            {
+                self.number += 1;
+                consumer.record(content, Origin::Line(self.number))?;
+            }
+            Some(_) => {
+                self.append(content, consumer)?;
+                self.end(consumer)?;
+            }
+            None => self.append(content, consumer)?,
+        }
+        Ok(newline.map_or(buf.len(), |i| i + 1))
+    }
+
+    fn append(&mut self, bytes: &[u8], consumer: &mut impl Consumer) -> io::Result<()> {
+        if self.oversized {
+            return consumer.oversized_piece(bytes);
+        }
+        self.partial.extend_from_slice(bytes);
+        if self.partial.len() > self.limit {
+            self.oversized = true;
+            consumer.oversized_piece(&self.partial)?;
+            self.partial = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, consumer: &mut impl Consumer) -> io::Result<()> {
+        self.number += 1;
+        let origin = Origin::Line(self.number);
+        if std::mem::take(&mut self.oversized) {
+            consumer.oversized_end(origin)
+        } else {
+            let result = consumer.record(&self.partial, origin);
+            self.partial.clear();
+            result
+        }
+    }
+
+    /// A last line without `\n` is still a line.
+    fn finish(&mut self, consumer: &mut impl Consumer) -> io::Result<()> {
+        if self.oversized || !self.partial.is_empty() {
+            self.end(consumer)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn memchr_newline(buf: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', buf)
+}
+
+fn read_documents(
+    reader: &mut dyn BufRead,
+    framing: Framing,
+    limit: usize,
+    consumer: &mut impl Consumer,
+) -> Result<(), InputError> {
+    let mut splitter = Splitter::new(framing, limit);
+    let mut delivery = Delivery {
+        consumer,
+        number: 0,
+        error: None,
+    };
+    loop {
+        let buf = match fill(reader) {
+            Ok(buf) => buf,
+            Err(e) => {
+                let _ = splitter.finish(&mut |piece| delivery.deliver(piece));
+                return delivery.result().and(Err(e));
+            }
+        };
+        if buf.is_empty() {
+            let framing = splitter.finish(&mut |piece| delivery.deliver(piece));
+            delivery.result()?;
+            return framing.map_err(InputError::from);
+        }
+        splitter.push(buf, &mut |piece| delivery.deliver(piece));
+        let used = buf.len();
+        reader.consume(used);
+        delivery.result()?;
+    }
+}
+
+/// Forwards splitter pieces to a consumer, keeping the first error (the splitter cannot fail).
+struct Delivery<'c, C> {
+    consumer: &'c mut C,
+    number: u64,
+    error: Option<io::Error>,
+}
+
+impl<C: Consumer> Delivery<'_, C> {
+    fn deliver(&mut self, piece: Piece<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = match piece {
+            Piece::Record(bytes) => {
+                self.number += 1;
+                self.consumer.record(bytes, Origin::Record(self.number))
+            }
+            Piece::OversizedChunk(bytes) => self.consumer.oversized_piece(bytes),
+            Piece::OversizedEnd => {
+                self.number += 1;
+                self.consumer.oversized_end(Origin::Record(self.number))
+            }
+        };
+        self.error = result.err();
+    }
+
+    fn result(&mut self) -> Result<(), InputError> {
+        self.error
+            .take()
+            .map_or(Ok(()), |e| Err(InputError::Consumer(e)))
+    }
+}
+
+/// The paths to read: each argument, or stdin when there are none.
+pub fn sources(files: &[PathBuf]) -> Vec<Option<PathBuf>> {
+    if files.is_empty() {
+        vec![None]
+    } else {
+        files.iter().cloned().map(Some).collect()
+    }
+}

@@ -1,0 +1,157 @@
+//! The wasmtime side: compile the module once, then hand out bounded guest instances.
+//!
+//! [`Runtime`] owns the `wasmtime::Engine`, the compiled module (as an `InstancePre`, so every
+//! instantiation skips linking) and a ticker thread that advances the engine's epoch. Each
+//! [`Guest`] gets its own `Store` with a linear-memory cap (`StoreLimits`) and every call into
+//! it runs under an epoch deadline, so no input can make the host hang or exhaust memory: the
+//! call fails with a [`crate::guest::GuestFault`] and the caller replaces the instance.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, StoreLimitsBuilder};
+
+use crate::guest::{Guest, GuestData};
+
+/// The trailtag module built from this repository, embedded at build time.
+pub const EMBEDDED_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trailtag.wasm"));
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Bounds applied to every guest instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestLimits {
+    /// Largest linear memory a guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Longest a single call into the guest may run.
+    pub call_timeout: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 1 << 30,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A compiled module, ready to instantiate many times.
+pub struct Runtime {
+    engine: Engine,
+    pre: InstancePre<GuestData>,
+    limits: GuestLimits,
+    ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Compiles `module` (binary WebAssembly) once.
+    pub fn new(module: &[u8], limits: GuestLimits) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(OptLevel::Speed);
+        let engine = Engine::new(&config)?;
+        let module = Module::new(&engine, module)
+            .map_err(anyhow::Error::from)
+            .context("compiling the WebAssembly module")?;
+        let linker = Linker::new(&engine);
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(anyhow::Error::from)
+            .context("the module must import nothing (the trailtag ABI provides no imports)")?;
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            pre,
+            limits,
+            ticker,
+        })
+    }
+
+    /// Compiles the embedded module.
+    pub fn embedded(limits: GuestLimits) -> Result<Self> {
+        Self::new(EMBEDDED_MODULE, limits)
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> GuestLimits {
+        self.limits
+    }
+
+    /// A fresh instance with its own store, memory cap and deadline.
+    pub fn instantiate(&self) -> Result<Guest> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, GuestData { limits });
+        store.limiter(|data| &mut data.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks());
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(anyhow::Error::from)
+            .context("instantiating the module")?;
+        Guest::new(store, &instance, self.limits, self.deadline_ticks())
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let ticks = self.limits.call_timeout.as_millis() / TICK.as_millis();
+        u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+    }
+
+    /// Stops the epoch ticker (also done on drop).
+    pub fn shutdown(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+/// Advances an engine's epoch every [`TICK`] on a background thread until stopped.
+#[derive(Debug)]
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,160 @@
+//! The guest's state: one per module instance, living across calls.
+//!
+//! A WebAssembly instance is single-threaded, so the state sits in a `thread_local!` cell. It
+//! holds the compiled detector (built lazily from the built-in rules unless a host configures
+//! others), the options, and the buffers results are returned in: a host reads them after a call
+//! and they stay valid until the next call that writes them.
+
+use std::cell::RefCell;
+
+use serde::Deserialize;
+use trailtag_engine::{Detector, Options, RuleSource, Scratch};
+
+use crate::contract::{Status, stats};
+
+/// Everything an instance keeps between calls.
+#[derive(Debug, Default)]
+pub struct State {
+    pub(crate) detector: Option<Detector>,
+    /// Processing options.
+    pub options: Options,
+    /// Per-record scratch space.
+    pub scratch: Scratch,
+    /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
+    pub output: Vec<u8>,
+    /// Statistics block of the last batch.
+    pub stats: Vec<u8>,
+    /// Unreadable-line report of the last batch.
+    pub unreadable: Vec<u8>,
+    /// Rules metadata document.
+    pub rules: Vec<u8>,
+    /// The last error message.
+    pub error: Vec<u8>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+/// Runs `f` with the instance's state.
+pub fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
+    STATE.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+/// The configuration document `tt_configure` accepts (every key optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigDoc {
+    #[serde(default = "yes")]
+    builtin_rules: bool,
+    #[serde(default)]
+    rules: Vec<RuleDoc>,
+    #[serde(default)]
+    only_matches: bool,
+    #[serde(default)]
+    validate: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDoc {
+    name: String,
+    text: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl State {
+    /// The detector, built from the built-in rules on first use if none was configured.
+    pub fn detector(&mut self) -> Result<&Detector, Status> {
+        if self.detector.is_none() {
+            match Detector::builtin() {
+                Ok(detector) => self.install(detector),
+                Err(e) => return Err(self.fail(Status::RuleError, &e.to_string())),
+            }
+        }
+        self.detector.as_ref().ok_or(Status::RuleError)
+    }
+
+    /// Applies a configuration document. On failure the previous configuration stays.
+    pub fn configure(&mut self, document: &[u8]) -> Status {
+        let config: ConfigDoc = match serde_json::from_slice(document) {
+            Ok(config) => config,
+            Err(e) => return self.fail(Status::InvalidConfig, &format!("configuration: {e}")),
+        };
+        let sources = config
+            .rules
+            .into_iter()
+            .map(|r| RuleSource::new(r.name, r.text));
+        match Detector::builder()
+            .builtin(config.builtin_rules)
+            .sources(sources)
+            .build()
+        {
+            Ok(detector) => {
+                self.options = Options {
+                    only_matches: config.only_matches,
+                    validate: config.validate,
+                };
+                self.install(detector);
+                Status::Ok
+            }
+            Err(e) => self.fail(Status::RuleError, &e.to_string()),
+        }
+    }
+
+    fn install(&mut self, detector: Detector) {
+        self.rules = rules_document(&detector);
+        self.stats = stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()));
+        self.detector = Some(detector);
+        self.error.clear();
+    }
+
+    /// Records an error message and returns `status`.
+    pub fn fail(&mut self, status: Status, message: &str) -> Status {
+        self.error = message.as_bytes().to_vec();
+        status
+    }
+
+    /// Runs the batch transform over `input`, filling the output buffers.
+    pub fn transform(&mut self, input: &[u8]) -> Status {
+        if let Err(status) = self.detector() {
+            return status;
+        }
+        let Some(detector) = self.detector.as_ref() else {
+            return Status::RuleError;
+        };
+        self.output.clear();
+        let report =
+            detector.transform_ndjson(input, &self.options, &mut self.scratch, &mut self.output);
+        self.stats = stats_block(&report.counts);
+        self.unreadable.clear();
+        for line in &report.unreadable {
+            let reason = line.reason.replace(['\t', '\n', '\r'], " ");
+            self.unreadable
+                .extend_from_slice(format!("{}\t{reason}\n", line.line).as_bytes());
+        }
+        Status::Ok
+    }
+}
+
+/// The statistics block: see [`crate::contract::stats`].
+pub fn stats_block(counts: &trailtag_engine::Counts) -> Vec<u8> {
+    let mut slots = vec![0u64; stats::FIRST_RULE + counts.per_rule.len()];
+    slots[stats::RECORDS_IN] = counts.records_in;
+    slots[stats::RECORDS_OUT] = counts.records_out;
+    slots[stats::TAGGED] = counts.tagged;
+    slots[stats::UNREADABLE] = counts.unreadable;
+    slots[stats::BLANK] = counts.blank;
+    slots[stats::RULE_COUNT] = counts.per_rule.len() as u64;
+    slots[stats::FIRST_RULE..].copy_from_slice(&counts.per_rule);
+    slots.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+/// The rules document: a JSON array of each rule's metadata, in rule order.
+pub fn rules_document(detector: &Detector) -> Vec<u8> {
+    let metas: Vec<_> = detector.rules().iter().map(|r| r.meta()).collect();
+    serde_json::to_vec(&metas).unwrap_or_else(|_| b"[]".to_vec())
+}
