@@ -325,7 +325,15 @@ fn looks_like_object(record: &[u8]) -> bool {
         && record.iter().rfind(|b| !is_ws(b)) == Some(&b'}')
 }
 
+/// Full validation without building a tree. `IgnoredAny` skips string contents without checking
+/// their UTF-8, so the bytes are checked first: a record must be UTF-8 to be parsed at all.
 fn validate(record: &[u8]) -> Verdict {
+    if let Err(e) = std::str::from_utf8(record) {
+        return Verdict::Unreadable(format!(
+            "invalid JSON: invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        ));
+    }
     match serde_json::from_slice::<serde::de::IgnoredAny>(record) {
         Ok(_) => Verdict::Skipped,
         Err(e) => Verdict::Unreadable(format!("invalid JSON: {e}")),

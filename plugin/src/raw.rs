@@ -4,7 +4,7 @@
 
 use crate::contract::{ABI_VERSION, Status};
 use crate::memory::{allocate, host_region, release};
-use crate::state::{State, with_state};
+use crate::state::{Buffer, State, with_state};
 
 /// `tt_abi_version() -> i32`
 #[cfg_attr(target_family = "wasm", unsafe(export_name = "tt_abi_version"))]
@@ -64,31 +64,24 @@ fn bad_region(state: &mut State) -> Status {
 }
 
 macro_rules! buffer_getters {
-    ($($field:ident: $ptr:ident, $len:ident;)*) => {$(
+    ($($buffer:ident: $ptr:ident, $len:ident;)*) => {$(
         #[doc = concat!("`", stringify!($ptr), "() -> ptr`")]
         #[cfg_attr(target_family = "wasm", unsafe(export_name = stringify!($ptr)))]
         pub extern "C" fn $ptr() -> *const u8 {
-            with_state(|state| {
-                // Results exist from the first call on; build the default detector if needed.
-                let _ = state.detector();
-                state.$field.as_ptr()
-            })
+            with_state(|state| state.buffer(Buffer::$buffer).as_ptr())
         }
         #[doc = concat!("`", stringify!($len), "() -> len`")]
         #[cfg_attr(target_family = "wasm", unsafe(export_name = stringify!($len)))]
         pub extern "C" fn $len() -> usize {
-            with_state(|state| {
-                let _ = state.detector();
-                state.$field.len()
-            })
+            with_state(|state| state.buffer(Buffer::$buffer).len())
         }
     )*};
 }
 
 buffer_getters! {
-    output: tt_output_ptr, tt_output_len;
-    stats: tt_stats_ptr, tt_stats_len;
-    unreadable: tt_unreadable_ptr, tt_unreadable_len;
-    rules: tt_rules_ptr, tt_rules_len;
-    error: tt_error_ptr, tt_error_len;
+    Output: tt_output_ptr, tt_output_len;
+    Stats: tt_stats_ptr, tt_stats_len;
+    Unreadable: tt_unreadable_ptr, tt_unreadable_len;
+    Rules: tt_rules_ptr, tt_rules_len;
+    Error: tt_error_ptr, tt_error_len;
 }

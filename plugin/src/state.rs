@@ -41,6 +41,21 @@ pub fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
     STATE.with(|cell| f(&mut cell.borrow_mut()))
 }
 
+/// The result buffers the raw ABI exposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffer {
+    /// The last batch's output.
+    Output,
+    /// The statistics block.
+    Stats,
+    /// The unreadable-line report.
+    Unreadable,
+    /// The rules document.
+    Rules,
+    /// The last error message.
+    Error,
+}
+
 /// The configuration document `tt_configure` accepts (every key optional).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +95,7 @@ impl State {
 
     /// Applies a configuration document. On failure the previous configuration stays.
     pub fn configure(&mut self, document: &[u8]) -> Status {
+        self.error.clear();
         let config: ConfigDoc = match serde_json::from_slice(document) {
             Ok(config) => config,
             Err(e) => return self.fail(Status::InvalidConfig, &format!("configuration: {e}")),
@@ -109,7 +125,21 @@ impl State {
         self.rules = rules_document(&detector);
         self.stats = stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()));
         self.detector = Some(detector);
-        self.error.clear();
+    }
+
+    /// The buffer a raw-ABI getter exposes. Rules and statistics exist before the first call:
+    /// asking for them loads the built-in rules if nothing was configured.
+    pub fn buffer(&mut self, which: Buffer) -> &[u8] {
+        if matches!(which, Buffer::Rules | Buffer::Stats) && self.detector.is_none() {
+            let _ = self.detector();
+        }
+        match which {
+            Buffer::Output => &self.output,
+            Buffer::Stats => &self.stats,
+            Buffer::Unreadable => &self.unreadable,
+            Buffer::Rules => &self.rules,
+            Buffer::Error => &self.error,
+        }
     }
 
     /// Records an error message and returns `status`.
@@ -120,6 +150,7 @@ impl State {
 
     /// Runs the batch transform over `input`, filling the output buffers.
     pub fn transform(&mut self, input: &[u8]) -> Status {
+        self.error.clear();
         if let Err(status) = self.detector() {
             return status;
         }

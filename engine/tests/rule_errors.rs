@@ -1,0 +1,97 @@
+//! Configuration mistakes surface at load time, all of them, with file, line and rule id.
+
+use trailtag_engine::{Detector, Error, RuleErrorKind, RuleSource};
+
+fn load(files: &[(&str, &str)]) -> Result<Detector, Error> {
+    Detector::builder()
+        .builtin(false)
+        .sources(files.iter().map(|(n, t)| RuleSource::new(*n, *t)))
+        .build()
+}
+
+fn errors(files: &[(&str, &str)]) -> Vec<trailtag_engine::RuleError> {
+    match load(files) {
+        Err(Error::Rules(errors)) => errors,
+        other => panic!("expected rule errors, got {other:?}"),
+    }
+}
+
+const HEADER: &str =
+    "[rule]\nid = \"r\"\nname = \"n\"\ndescription = \"d\"\nseverity = \"low\"\nrisk_score = 5\n";
+
+#[test]
+fn a_query_error_points_at_its_line_and_column_in_the_file() {
+    let text = format!("{HEADER}query = '''\neventName == \"A\"\n  and eventSource = \"b\"\n'''\n");
+    let errors = errors(&[("bad.toml", &text)]);
+    assert_eq!(errors.len(), 1);
+    let e = &errors[0];
+    assert_eq!(
+        (e.file.as_str(), e.line, e.column, e.kind),
+        ("bad.toml", 9, 19, RuleErrorKind::Query)
+    );
+    assert_eq!(e.rule_id.as_deref(), Some("r"));
+    assert_eq!(e.to_string(), "bad.toml:9:19: rule r: use `==` to compare");
+}
+
+#[test]
+fn every_problem_of_every_file_is_reported_at_once() {
+    let bad_metadata = "[rule]\nid = \"Bad-Id\"\nname = \"n\"\ndescription = \"d\"\nseverity = \"low\"\nrisk_score = 101\nquery = 'a == 1'\n";
+    let unknown_key = format!("{HEADER}query = 'a == 1'\nqeury = 'typo'\n");
+    let not_toml = "[rule\n";
+    let errors = errors(&[
+        ("a.toml", bad_metadata),
+        ("b.toml", &unknown_key),
+        ("c.toml", not_toml),
+        ("d.yml", "title: x"),
+    ]);
+    let summary: Vec<(&str, RuleErrorKind)> =
+        errors.iter().map(|e| (e.file.as_str(), e.kind)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("a.toml", RuleErrorKind::Metadata),
+            ("a.toml", RuleErrorKind::Metadata),
+            ("b.toml", RuleErrorKind::Syntax),
+            ("c.toml", RuleErrorKind::Syntax),
+            ("d.yml", RuleErrorKind::Unsupported),
+        ]
+    );
+    assert!(errors[2].message.contains("qeury"), "{}", errors[2].message);
+    assert_eq!(errors[2].line, 8);
+}
+
+#[test]
+fn duplicate_ids_are_rejected() {
+    let text = format!("{HEADER}query = 'a == 1'\n");
+    let errors = errors(&[("one.toml", &text), ("two.toml", &text)]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].kind, RuleErrorKind::DuplicateId);
+    assert!(errors[0].message.contains("one.toml"));
+}
+
+#[test]
+fn threat_ids_must_be_well_formed() {
+    let text = format!(
+        "{HEADER}query = 'a == 1'\n[[rule.threat]]\nframework = \"MITRE ATT&CK\"\ntactic = {{ id = \"TA3\", name = \"x\", reference = \"y\" }}\n"
+    );
+    let errors = errors(&[("t.toml", &text)]);
+    assert!(
+        errors[0].message.contains("TA0000"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(errors[0].line, 8);
+}
+
+#[test]
+fn an_unsupported_language_and_a_disabled_rule() {
+    let eql = format!("{HEADER}language = \"eql\"\nquery = 'any where true'\n");
+    assert_eq!(
+        errors(&[("e.toml", &eql)])[0].kind,
+        RuleErrorKind::Unsupported
+    );
+    let disabled = format!("{HEADER}query = 'a == 1'\nenabled = false\n");
+    assert!(load(&[("x.toml", &disabled)]).unwrap().rules().is_empty());
+    let disabled_but_broken = format!("{HEADER}query = 'a = 1'\nenabled = false\n");
+    assert!(load(&[("x.toml", &disabled_but_broken)]).is_err());
+}

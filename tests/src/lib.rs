@@ -1,0 +1,217 @@
+//! Access to the shared, read-only test data in `../shared` (beside the repository), for every
+//! crate's tests: the labelled cases, the ambiguous cases, the real corpus and the envelopes.
+//!
+//! The data is never copied into the repository. If it is missing, the helpers panic with a
+//! message saying where it was looked for: a test that needs it fails, it never skips.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// `../shared` relative to the repository root.
+pub fn shared_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    assert!(
+        dir.join("data/cloudtrail").is_dir(),
+        "the shared test data is missing: expected {} (the `shared` folder beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+/// `../shared/data/cloudtrail`.
+pub fn cloudtrail_dir() -> PathBuf {
+    shared_dir().join("data/cloudtrail")
+}
+
+/// The repository root.
+pub fn repo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Reads a file or panics with its path.
+pub fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Reads a file, gunzipping it when it is gzip.
+pub fn read_maybe_gzip(path: &Path) -> Vec<u8> {
+    let raw = read(path);
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return raw;
+    }
+    let mut out = Vec::new();
+    MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("cannot gunzip {}: {e}", path.display()));
+    out
+}
+
+/// A labelled case from `fixtures/cases.jsonl` (or `ambiguous.jsonl`).
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The case id.
+    pub id: String,
+    /// The record's exact bytes as written in the fixture file (one line, no newline).
+    pub record: String,
+    /// Expected detection ids, sorted (for `ambiguous.jsonl`: every `expect_if_*` reading).
+    pub expect: Vec<String>,
+    /// For ambiguous cases: each reading's name and expected ids.
+    pub readings: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Deserialize)]
+struct CaseLine {
+    id: String,
+    record: Box<RawValue>,
+    #[serde(default)]
+    expect: Vec<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+fn parse_cases(path: &Path) -> Vec<Case> {
+    let text = String::from_utf8(read(path))
+        .unwrap_or_else(|e| panic!("{} is not UTF-8: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let case: CaseLine =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let readings = case
+                .rest
+                .iter()
+                .filter_map(|(k, v)| {
+                    let reading = k.strip_prefix("expect_if_")?;
+                    let ids = serde_json::from_value::<Vec<String>>(v.clone()).ok()?;
+                    Some((reading.to_owned(), sorted(ids)))
+                })
+                .collect();
+            Case {
+                id: case.id,
+                record: case.record.get().to_owned(),
+                expect: sorted(case.expect),
+                readings,
+            }
+        })
+        .collect()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// The 100 labelled cases.
+pub fn cases() -> Vec<Case> {
+    parse_cases(&cloudtrail_dir().join("fixtures/cases.jsonl"))
+}
+
+/// The 4 ambiguous cases, with their readings.
+pub fn ambiguous_cases() -> Vec<Case> {
+    parse_cases(&cloudtrail_dir().join("fixtures/ambiguous.jsonl"))
+}
+
+/// The corpus files (`corpus/*.ndjson.gz`), sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let dir = cloudtrail_dir().join("corpus");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".ndjson.gz"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        3,
+        "expected the 3 corpus files in {}",
+        dir.display()
+    );
+    files
+}
+
+/// Every corpus record, decompressed, as NDJSON (files in order, each line ending in `\n`).
+pub fn corpus_ndjson() -> Vec<u8> {
+    let mut all = Vec::new();
+    for file in corpus_files() {
+        let mut text = read_maybe_gzip(&file);
+        if !text.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        all.extend_from_slice(&text);
+    }
+    all
+}
+
+/// Every corpus record, one per element.
+pub fn corpus_records() -> Vec<Vec<u8>> {
+    corpus_ndjson()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The expected tag counts on the corpus (`data/cloudtrail/README.md`).
+pub const CORPUS_EXPECTED_COUNTS: [(&str, u64); 5] = [
+    ("iam_group_created", 2),
+    ("iam_group_deleted", 1),
+    ("roles_anywhere_activity", 7),
+    ("roles_anywhere_profile_created", 1),
+    ("roles_anywhere_trust_anchor_external_ca", 1),
+];
+
+/// `fixtures/envelopes`.
+pub fn envelopes_dir() -> PathBuf {
+    cloudtrail_dir().join("fixtures/envelopes")
+}
+
+/// `fixtures/envelopes/expectations.json`.
+pub fn envelope_expectations() -> serde_json::Map<String, serde_json::Value> {
+    let path = envelopes_dir().join("expectations.json");
+    serde_json::from_slice(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The sorted detection ids in a tagged record (empty when it has no tag).
+pub fn detection_ids(record: &[u8]) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_slice(record).unwrap_or_default();
+    let mut ids: Vec<String> = value["trailtag"]["detections"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .filter_map(|d| d["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Our decisions on the four ambiguous cases (the first issue; `docs/decisions.md`): the
+/// reading each one follows.
+pub const AMBIGUOUS_DECISIONS: [(&str, &str); 4] = [
+    ("amb-CreateTrustAnchor-requestParameters-null", "literal"),
+    ("amb-CreateGroup-errorCode-empty-string", "truthy"),
+    (
+        "amb-sts-AssumeRole-invokedBy-rolesanywhere",
+        "eventSource_only",
+    ),
+    ("amb-CreateTrustAnchor-lowercase-acm-pca", "exact_compare"),
+];
+
+/// The expected ids of an ambiguous case under our decision.
+pub fn decided_expectation(case: &Case) -> Vec<String> {
+    let (_, reading) = AMBIGUOUS_DECISIONS
+        .iter()
+        .find(|(id, _)| *id == case.id)
+        .unwrap_or_else(|| panic!("no decision recorded for ambiguous case {}", case.id));
+    case.readings
+        .iter()
+        .find(|(name, _)| name == reading)
+        .map(|(_, ids)| ids.clone())
+        .unwrap_or_else(|| panic!("case {} has no reading {reading}", case.id))
+}
