@@ -3,7 +3,7 @@
 //! A query's syntax tree compiles to an [`Expr`]: boolean structure over [`Leaf`] tests, each a
 //! field path plus a typed test. Evaluation is two-valued and follows EQL: a test on an absent
 //! field is false (`null` tests excepted), so `not` of it is true. This is the documented
-//! semantics of the language our rules are written in (`docs/rule-language.md`); the founding
+//! semantics of the language our rules are written in (`docs/rules.md`); the founding
 //! trust-anchor rule relies on it to fire when no source type is recorded.
 //!
 //! Values compare by JSON type: a string literal equals only a JSON string, a number only a JSON

@@ -24,7 +24,7 @@
 //! record = '''{"eventSource":"iam.amazonaws.com", ...}'''
 //! ```
 //!
-//! `docs/rule-format.md` documents every key.
+//! `docs/rules.md` documents every key.
 
 use std::collections::BTreeMap;
 

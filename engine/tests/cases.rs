@@ -1,5 +1,11 @@
 //! The shared labelled data through the native engine. (The same data goes through the wasm
 //! module in `host/tests/cli.rs` and through every build in `tests/tests/conformance.rs`.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch, Verdict};

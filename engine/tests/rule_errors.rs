@@ -1,4 +1,10 @@
 //! Configuration mistakes surface at load time, all of them, with file, line and rule id.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use trailtag_engine::{Detector, Error, RuleErrorKind, RuleSource};
 

@@ -1,5 +1,11 @@
 //! The built-in rules test themselves: every rule carries evidence both ways, and the detector
 //! (fast path and exhaustive evaluation) agrees with every example.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use trailtag_engine::{Detector, Options, Scratch, Severity, Verdict};
 

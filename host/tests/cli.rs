@@ -1,5 +1,11 @@
 //! The `trailtag` binary, end to end, on the shared data: everything here goes through the
 //! embedded WebAssembly module.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,10 @@
 //! The data is never copied into the repository. If it is missing, the helpers panic with a
 //! message saying where it was looked for: a test that needs it fails, it never skips.
 
-#![expect(clippy::panic, reason = "test-data helpers exist to fail the calling test loudly when data is missing")]
+#![expect(
+    clippy::panic,
+    reason = "test-data helpers exist to fail the calling test loudly when data is missing"
+)]
 
 use std::fs;
 use std::io::Read;

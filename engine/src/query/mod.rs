@@ -9,7 +9,7 @@
 //!
 //! The grammar is EQL's `where` clause (no event category, no pipes, no sequences), so a
 //! detection engineer reads it without a manual and the Elastic EQL front end can share this
-//! parser. The semantics are strict (see `docs/rule-language.md`): values compare by JSON type,
+//! parser. The semantics are strict (see `docs/rules.md`): values compare by JSON type,
 //! paths follow objects only, and a comparison on an absent field is false, so `not` of it is
 //! true, exactly as in EQL.
 
