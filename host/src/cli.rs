@@ -42,6 +42,10 @@ pub struct GuestArgs {
     /// Longest one call into the guest may run (e.g. 500ms, 30s).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, global = true)]
     pub guest_timeout: Duration,
+    /// Test hook: the module's `fault_injection` configuration (docs/abi.md, section 8), e.g.
+    /// '{"trap":"MARKER"}'. For proving fault isolation; never needed in production.
+    #[arg(long, value_name = "JSON", hide = true, value_parser = parse_json, global = true)]
+    pub fault_injection: Option<serde_json::Value>,
 }
 
 /// `trailtag tag`
@@ -160,6 +164,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn parse_json(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// Parses `500ms`, `30s`, `2m`.

@@ -25,6 +25,9 @@ pub struct GuestConfig {
     pub only_matches: bool,
     /// Parse every record.
     pub validate: bool,
+    /// Test hooks (`docs/abi.md`, section 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_injection: Option<serde_json::Value>,
 }
 
 /// One rule file in the configuration document.
@@ -81,6 +84,7 @@ impl Session {
             rules: read_rule_files(&args.rules)?,
             only_matches,
             validate,
+            fault_injection: args.fault_injection.clone(),
         };
         Self::with_runtime(runtime, &config)
     }

@@ -103,6 +103,7 @@ pub fn filter(record: Option<&[u8]>, only_matches: bool) -> *const u8 {
 }
 
 fn decide(state: &mut State, record: &[u8]) -> Verdict {
+    state.faults.check(record);
     if let Err(status) = state.detector() {
         return Verdict::Unreadable(format!("no detector ({})", status.name()));
     }

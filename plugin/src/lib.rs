@@ -7,6 +7,8 @@
 //! - Fluent Bit's filter ABI ([`fluent_bit`]): one record per call, the instance living across
 //!   calls, exactly as Fluent Bit's `wasm` filter calls it.
 //!
+//! The `js` feature builds the JavaScript package instead: wasm-bindgen exports in [`js`].
+//!
 //! Each export is a thin shell: decode arguments, call the engine through the instance's
 //! [`state`], encode the result. `unsafe` lives only in the shell modules, each block with its
 //! reason. Natively the same functions compile without their export names, so tests drive them
@@ -15,6 +17,8 @@
 pub mod contract;
 #[cfg(feature = "fluent-bit")]
 pub mod fluent_bit;
+#[cfg(feature = "js")]
+pub mod js;
 #[cfg(any(feature = "raw", feature = "fluent-bit"))]
 mod memory;
 #[cfg(feature = "raw")]

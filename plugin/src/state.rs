@@ -18,6 +18,8 @@ pub struct State {
     pub(crate) detector: Option<Detector>,
     /// Processing options.
     pub options: Options,
+    /// Test hooks; inert unless configured.
+    pub faults: FaultInjection,
     /// Per-record scratch space.
     pub scratch: Scratch,
     /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
@@ -68,6 +70,65 @@ struct ConfigDoc {
     only_matches: bool,
     #[serde(default)]
     validate: bool,
+    #[serde(default)]
+    fault_injection: FaultInjection,
+}
+
+/// Test hooks for hosts (`docs/abi.md`, section 8): a call whose input contains one of these
+/// byte strings traps, spins until the host's deadline, or allocates until the memory cap.
+/// Off unless configured; they let a host prove its fault isolation against the real module.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultInjection {
+    #[serde(default)]
+    trap: Option<String>,
+    #[serde(default)]
+    spin: Option<String>,
+    #[serde(default)]
+    grow: Option<String>,
+}
+
+impl FaultInjection {
+    /// Triggers the configured fault if `input` contains its marker.
+    pub fn check(&self, input: &[u8]) {
+        let contains = |marker: &Option<String>| {
+            marker.as_deref().is_some_and(|m| {
+                !m.is_empty() && memchr::memmem::find(input, m.as_bytes()).is_some()
+            })
+        };
+        if contains(&self.trap) {
+            deliberate_trap();
+        }
+        if contains(&self.spin) {
+            spin_forever();
+        }
+        if contains(&self.grow) {
+            grow_forever();
+        }
+    }
+}
+
+#[expect(
+    clippy::panic,
+    reason = "fault injection: a deliberate trap, configured by a test host"
+)]
+fn deliberate_trap() {
+    panic!("fault injection: trap");
+}
+
+fn spin_forever() {
+    let mut n = 0u64;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn grow_forever() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1; 1 << 20]);
+        std::hint::black_box(&hoard);
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +175,7 @@ impl State {
                     only_matches: config.only_matches,
                     validate: config.validate,
                 };
+                self.faults = config.fault_injection;
                 self.install(detector);
                 Status::Ok
             }
@@ -157,6 +219,7 @@ impl State {
         let Some(detector) = self.detector.as_ref() else {
             return Status::RuleError;
         };
+        self.faults.check(input);
         self.output.clear();
         let report =
             detector.transform_ndjson(input, &self.options, &mut self.scratch, &mut self.output);

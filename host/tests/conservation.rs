@@ -1,0 +1,92 @@
+//! Conservation through the WebAssembly module: for any input, every line that goes in comes
+//! out exactly once and in order, untagged lines byte-identical, tagged lines the original plus
+//! one member; with `only_matches`, exactly the tagged lines, in order. Inputs mix real records,
+//! labelled cases, garbage, blank lines, CRLF, invalid UTF-8 and arbitrary bytes. The module's
+//! output is also byte-identical to the native engine's.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
+
+use std::sync::{Mutex, OnceLock};
+
+use proptest::prelude::*;
+use trailtag::runtime::{GuestLimits, Runtime};
+use trailtag::session::{GuestConfig, Session};
+use trailtag_conformance as data;
+use trailtag_engine::{Detector, Options, Scratch};
+
+fn session(only_matches: bool) -> &'static Mutex<Session> {
+    static ALL: OnceLock<Mutex<Session>> = OnceLock::new();
+    static ONLY: OnceLock<Mutex<Session>> = OnceLock::new();
+    let cell = if only_matches { &ONLY } else { &ALL };
+    cell.get_or_init(|| {
+        let runtime = Runtime::embedded(GuestLimits::default()).unwrap();
+        let config = GuestConfig { builtin_rules: true, rules: Vec::new(), only_matches, validate: false, fault_injection: None };
+        Mutex::new(Session::with_runtime(runtime, &config).unwrap())
+    })
+}
+
+fn through_module(input: &[u8], only_matches: bool) -> Vec<u8> {
+    let mut session = session(only_matches).lock().unwrap();
+    session.transform(input).unwrap().unwrap().output
+}
+
+fn samples() -> &'static [Vec<u8>] {
+    static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SAMPLES.get_or_init(|| {
+        let mut all: Vec<Vec<u8>> = data::cases().into_iter().map(|c| c.record.into_bytes()).collect();
+        all.extend(data::corpus_records().into_iter().step_by(50));
+        all
+    })
+}
+
+fn line() -> impl Strategy<Value = Vec<u8>> {
+    let sample = (0..samples().len()).prop_map(|i| samples()[i].clone());
+    prop_oneof![
+        6 => sample.clone(),
+        1 => sample.clone().prop_map(|mut r| { r.push(b'\r'); r }),
+        1 => (sample, any::<usize>()).prop_map(|(r, at)| r[..at % (r.len() + 1)].to_vec()),
+        1 => Just(Vec::new()),
+        1 => proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 0..64),
+        1 => Just(b"{\"eventName\":\"CreateGroup\",\"eventSource\":\"iam.amazonaws.com\",\"x\":\"\xff\"}".to_vec()),
+    ]
+}
+
+fn input() -> impl Strategy<Value = Vec<u8>> {
+    (proptest::collection::vec(line(), 0..40), any::<bool>()).prop_map(|(lines, final_newline)| {
+        let mut input = lines.join(&b'\n');
+        if final_newline && !input.is_empty() {
+            input.push(b'\n');
+        }
+        input
+    })
+}
+
+fn is_tagged_version_of(output: &[u8], input: &[u8]) -> bool {
+    let Some(close) = input.iter().rposition(|&b| b == b'}') else { return false };
+    output.starts_with(&input[..close]) && output.ends_with(&input[close..]) && !data::detection_ids(output).is_empty()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_line_comes_out_once_in_order(input in input()) {
+        let output = through_module(&input, false);
+        let (inp, out): (Vec<&[u8]>, Vec<&[u8]>) = (trailtag_engine::lines(&input).collect(), trailtag_engine::lines(&output).collect());
+        prop_assert_eq!(inp.len(), out.len());
+        prop_assert!(output.is_empty() || output.ends_with(b"\n"));
+        for (i, o) in inp.iter().zip(&out) {
+            prop_assert!(i == o || is_tagged_version_of(o, i), "line changed beyond a tag: {:?} -> {:?}", String::from_utf8_lossy(i), String::from_utf8_lossy(o));
+        }
+        let mut native = Vec::new();
+        Detector::builtin().unwrap().transform_ndjson(&input, &Options::default(), &mut Scratch::default(), &mut native);
+        prop_assert_eq!(native, output, "the module and the native engine agree byte for byte");
+    }
+
+    #[test]
+    fn only_matches_keeps_exactly_the_tagged_lines(input in input()) {
+        let all = through_module(&input, false);
+        let tagged: Vec<&[u8]> = trailtag_engine::lines(&all).filter(|l| !data::detection_ids(l).is_empty()).collect();
+        let only = through_module(&input, true);
+        prop_assert_eq!(trailtag_engine::lines(&only).collect::<Vec<_>>(), tagged);
+    }
+}

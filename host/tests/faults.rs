@@ -1,0 +1,131 @@
+//! Guest faults are isolated: a record that makes the module trap, run past its deadline or
+//! exhaust its memory is passed through unchanged and reported; the instance is replaced from
+//! the compiled module and every other record is still tagged, in order.
+//!
+//! The faults come from the real module's test hooks (`docs/abi.md`, section 8).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+use std::process::Command;
+
+use trailtag_conformance as data;
+
+const FAULTS: &str = r#"{"trap":"FAULT-TRAP","spin":"FAULT-SPIN","grow":"FAULT-GROW"}"#;
+
+fn positive() -> String {
+    data::cases()
+        .into_iter()
+        .find(|c| c.id == "real-invictus-ra-CreateProfile")
+        .unwrap()
+        .record
+}
+
+fn input() -> String {
+    let good = positive();
+    [
+        good.clone(),
+        r#"{"eventName":"CreateGroup","note":"FAULT-TRAP"}"#.to_owned(),
+        good.clone(),
+        r#"{"note":"FAULT-SPIN"}"#.to_owned(),
+        r#"{"note":"FAULT-GROW"}"#.to_owned(),
+        good,
+    ]
+    .join("\n")
+}
+
+fn run(abi: &str) -> (i32, Vec<u8>, String) {
+    let dir = std::env::temp_dir().join(format!("trailtag-faults-{}-{abi}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("input.ndjson");
+    std::fs::write(&file, input()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_trailtag"))
+        .args([
+            "tag",
+            "--abi",
+            abi,
+            "--summary",
+            "json",
+            "--guest-timeout",
+            "300ms",
+            "--guest-memory",
+            "64MiB",
+        ])
+        .args(["--fault-injection", FAULTS])
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn check(abi: &str) {
+    let (code, stdout, stderr) = run(abi);
+    assert_eq!(code, 2, "guest faults make the run partial: {stderr}");
+    let input = input();
+    let input: Vec<&[u8]> = trailtag_engine::lines(input.as_bytes()).collect();
+    let output: Vec<&[u8]> = trailtag_engine::lines(&stdout).collect();
+    assert_eq!(output.len(), input.len(), "no record lost: {stderr}");
+    for i in [0, 2, 5] {
+        assert_eq!(
+            data::detection_ids(output[i]),
+            ["roles_anywhere_activity", "roles_anywhere_profile_created"],
+            "line {i}"
+        );
+    }
+    for i in [1, 3, 4] {
+        assert_eq!(
+            output[i], input[i],
+            "the faulting record {i} passes through unchanged"
+        );
+    }
+    assert!(stderr.contains("line 2: the guest trapped"), "{stderr}");
+    assert!(
+        stderr.contains("line 4: the guest ran longer than 300ms"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5: the guest needed more than 67108864 bytes of memory"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (
+            summary["guest_faults"].as_u64(),
+            summary["tagged"].as_u64(),
+            summary["records_out"].as_u64()
+        ),
+        (Some(3), Some(3), Some(6))
+    );
+}
+
+#[test]
+fn faults_in_the_batch_abi_are_isolated_to_their_records() {
+    check("raw");
+}
+
+#[test]
+fn faults_in_the_fluent_bit_abi_are_isolated_to_their_records() {
+    check("fluent-bit");
+}
+
+#[test]
+fn without_the_hooks_the_markers_are_only_data() {
+    let dir = std::env::temp_dir().join(format!("trailtag-nofaults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("input.ndjson");
+    std::fs::write(&file, input()).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_trailtag"))
+        .args(["tag", "--summary", "none"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(trailtag_engine::lines(&output.stdout).count(), 6);
+}
