@@ -80,6 +80,22 @@ fn is_complete_value(line: &[u8]) -> bool {
     records > 0 && splitter.state == State::Between
 }
 
+/// A JSON document written across lines, as one line: its top-level values joined, with line
+/// breaks neutralised as described in the module documentation. For rule examples and other
+/// small documents; streams use [`Splitter`].
+pub fn to_one_line(document: &[u8]) -> Vec<u8> {
+    let mut splitter = Splitter::new(Framing::Concatenated, usize::MAX);
+    let mut line = Vec::new();
+    let mut emit = |piece: Piece<'_>| {
+        if let Piece::Record(bytes) = piece {
+            line.extend_from_slice(bytes);
+        }
+    };
+    splitter.push(document, &mut emit);
+    let _ = splitter.finish(&mut emit);
+    line
+}
+
 /// What the splitter hands its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece<'a> {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::context::{ContextField, write_json_string};
 use crate::json::Json;
 use crate::rule::{Rule, RuleMeta, Severity, Threat};
-use crate::scan::{MemberSpan, object_members, skip_ws};
+use crate::scan::{MemberSpan, object_members};
 
 /// The version of the tag's schema; bumped on any incompatible change.
 pub const TAG_SCHEMA_VERSION: u32 = 1;
@@ -108,17 +108,21 @@ pub(crate) fn splice(
         .iter()
         .rposition(|&b| b == b'}')
         .unwrap_or(record.len());
-    let open = skip_ws(record, 0);
-    let empty = skip_ws(record, open + 1) >= close;
-    out.extend_from_slice(&record[..close]);
-    if !empty {
+    // Right after the last member's value (or the opening brace), so that whitespace before the
+    // closing brace stays where it was and removing the tag restores the record exactly.
+    let insert_at = record[..close]
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .map_or(close, |i| i + 1);
+    out.extend_from_slice(&record[..insert_at]);
+    if record.get(insert_at.wrapping_sub(1)) != Some(&b'{') {
         out.push(b',');
     }
     out.push(b'"');
     out.extend_from_slice(TAG_KEY.as_bytes());
     out.extend_from_slice(b"\":");
     write_tag(out);
-    out.extend_from_slice(&record[close..]);
+    out.extend_from_slice(&record[insert_at..]);
 }
 
 /// The record's bytes with every top-level `trailtag` member removed.
@@ -168,10 +172,22 @@ mod tests {
         assert_eq!(spliced(r#"{"a":1}"#, false), r#"{"a":1,"trailtag":{}}"#);
         assert_eq!(
             spliced("{ \"a\" : 1 }\r", false),
-            "{ \"a\" : 1 ,\"trailtag\":{}}\r"
+            "{ \"a\" : 1,\"trailtag\":{} }\r"
         );
         assert_eq!(spliced("{}", false), r#"{"trailtag":{}}"#);
-        assert_eq!(spliced(" { } ", false), r#" { "trailtag":{}} "#);
+        assert_eq!(spliced(" { } ", false), r#" {"trailtag":{} } "#);
+    }
+
+    #[test]
+    fn removing_the_tag_restores_the_record_exactly() {
+        for record in ["{\"a\":1 }", "{ }", " {\"a\" : [1]\n}\r", "{\"a\":{}}"] {
+            let once = spliced(record, false);
+            assert_eq!(spliced(&once, true), once, "{record:?}");
+            assert_eq!(
+                String::from_utf8(without_tag_members(once.as_bytes())).unwrap(),
+                record
+            );
+        }
     }
 
     #[test]

@@ -252,7 +252,7 @@ fn record() -> impl Strategy<Value = String> {
             let all: Vec<String> = core.into_iter().chain(extra).collect();
             (Just(all).prop_shuffle(), Just(ws))
         })
-        .prop_map(|(members, ws)| format!("{ws}{{{}}}{ws}", members.join(",")))
+        .prop_map(|(members, ws)| format!("{ws}{{{ws}{}{ws}}}{ws}", members.join(",")))
 }
 
 proptest! {

@@ -22,6 +22,30 @@ pub enum Command {
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Benchmarks: generate data, measure throughput and memory (BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `trailtag bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Write benchmark data expanded from the real corpus.
+    Generate(crate::bench::generate::GenerateArgs),
+    /// Measure every mode and rule set over a file.
+    Run(crate::bench::run::RunArgs),
+    /// One measurement in this process (what `bench run` spawns); prints JSON.
+    #[command(hide = true)]
+    Measure {
+        /// What to measure.
+        #[arg(long, value_enum)]
+        mode: crate::bench::measure::Mode,
+        /// Which rules.
+        #[arg(long, value_enum)]
+        ruleset: crate::bench::ruleset::Ruleset,
+        /// The benchmark file.
+        file: PathBuf,
+    },
 }
 
 /// Options that choose and bound the guest module.
@@ -77,6 +101,9 @@ pub struct TagArgs {
     /// Show a progress bar (auto: when reading files and stderr is a terminal).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Add the process's peak resident memory to the JSON summary (for `trailtag bench`).
+    #[arg(long, hide = true)]
+    pub report_peak_memory: bool,
     /// The module and rules.
     #[command(flatten)]
     pub guest: GuestArgs,

@@ -72,6 +72,13 @@ impl std::fmt::Debug for Input {
     }
 }
 
+impl Input {
+    /// The decompressed bytes (after the byte-order mark), for callers that want them raw.
+    pub fn reader(&mut self) -> &mut (dyn BufRead + Send) {
+        &mut self.reader
+    }
+}
+
 /// A file to read, or `None` for stdin. `read_bytes` counts raw bytes read (for progress).
 pub fn open(path: Option<&Path>, read_bytes: Arc<AtomicU64>) -> io::Result<Input> {
     let (name, raw): (String, Box<dyn Read + Send>) = match path {

@@ -37,6 +37,9 @@ pub struct Totals {
     /// Matches per rule, in rule order.
     #[serde(skip)]
     pub per_rule: Vec<u64>,
+    /// Peak resident memory, when asked for (`--report-peak-memory`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Prints diagnostics on stderr, politely around a progress bar.

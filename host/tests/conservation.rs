@@ -3,7 +3,12 @@
 //! one member; with `only_matches`, exactly the tagged lines, in order. Inputs mix real records,
 //! labelled cases, garbage, blank lines, CRLF, invalid UTF-8 and arbitrary bytes. The module's
 //! output is also byte-identical to the native engine's.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a test fails by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
 
 use std::sync::{Mutex, OnceLock};
 
@@ -19,7 +24,13 @@ fn session(only_matches: bool) -> &'static Mutex<Session> {
     let cell = if only_matches { &ONLY } else { &ALL };
     cell.get_or_init(|| {
         let runtime = Runtime::embedded(GuestLimits::default()).unwrap();
-        let config = GuestConfig { builtin_rules: true, rules: Vec::new(), only_matches, validate: false, fault_injection: None };
+        let config = GuestConfig {
+            builtin_rules: true,
+            rules: Vec::new(),
+            only_matches,
+            validate: false,
+            fault_injection: None,
+        };
         Mutex::new(Session::with_runtime(runtime, &config).unwrap())
     })
 }
@@ -32,7 +43,10 @@ fn through_module(input: &[u8], only_matches: bool) -> Vec<u8> {
 fn samples() -> &'static [Vec<u8>] {
     static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     SAMPLES.get_or_init(|| {
-        let mut all: Vec<Vec<u8>> = data::cases().into_iter().map(|c| c.record.into_bytes()).collect();
+        let mut all: Vec<Vec<u8>> = data::cases()
+            .into_iter()
+            .map(|c| c.record.into_bytes())
+            .collect();
         all.extend(data::corpus_records().into_iter().step_by(50));
         all
     })
@@ -60,9 +74,18 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// The input with one member inserted after its last value (docs/tag-schema.md).
 fn is_tagged_version_of(output: &[u8], input: &[u8]) -> bool {
-    let Some(close) = input.iter().rposition(|&b| b == b'}') else { return false };
-    output.starts_with(&input[..close]) && output.ends_with(&input[close..]) && !data::detection_ids(output).is_empty()
+    let Some(close) = input.iter().rposition(|&b| b == b'}') else {
+        return false;
+    };
+    let insert_at = input[..close]
+        .iter()
+        .rposition(|b| !b" \t\r\n".contains(b))
+        .map_or(close, |i| i + 1);
+    output.starts_with(&input[..insert_at])
+        && output.ends_with(&input[insert_at..])
+        && !data::detection_ids(output).is_empty()
 }
 
 proptest! {

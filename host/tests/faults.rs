@@ -38,6 +38,10 @@ fn input() -> String {
 }
 
 fn run(abi: &str) -> (i32, Vec<u8>, String) {
+    run_with(abi, &[])
+}
+
+fn run_with(abi: &str, extra: &[&str]) -> (i32, Vec<u8>, String) {
     let dir = std::env::temp_dir().join(format!("trailtag-faults-{}-{abi}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("input.ndjson");
@@ -50,11 +54,12 @@ fn run(abi: &str) -> (i32, Vec<u8>, String) {
             "--summary",
             "json",
             "--guest-timeout",
-            "300ms",
+            "1s",
             "--guest-memory",
             "64MiB",
         ])
         .args(["--fault-injection", FAULTS])
+        .args(extra)
         .arg(&file)
         .output()
         .unwrap();
@@ -87,7 +92,7 @@ fn check(abi: &str) {
     }
     assert!(stderr.contains("line 2: the guest trapped"), "{stderr}");
     assert!(
-        stderr.contains("line 4: the guest ran longer than 300ms"),
+        stderr.contains("line 4: the guest ran longer than 1s"),
         "{stderr}"
     );
     assert!(
@@ -113,6 +118,24 @@ fn faults_in_the_batch_abi_are_isolated_to_their_records() {
 #[test]
 fn faults_in_the_fluent_bit_abi_are_isolated_to_their_records() {
     check("fluent-bit");
+}
+
+#[test]
+fn with_only_matches_records_that_were_not_evaluated_are_still_written() {
+    let (code, stdout, stderr) = run_with("raw", &["--only-matches"]);
+    assert_eq!(code, 2, "{stderr}");
+    let input = input();
+    let input: Vec<&[u8]> = trailtag_engine::lines(input.as_bytes()).collect();
+    let output: Vec<&[u8]> = trailtag_engine::lines(&stdout).collect();
+    assert_eq!(
+        output.len(),
+        6,
+        "3 tagged records and 3 that could not be evaluated: {stderr}"
+    );
+    assert_eq!(
+        [output[1], output[3], output[4]],
+        [input[1], input[3], input[4]]
+    );
 }
 
 #[test]

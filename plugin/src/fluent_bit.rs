@@ -128,20 +128,89 @@ fn finish(state: &mut State) -> *const u8 {
     state.output.as_ptr()
 }
 
+/// The wrapper for a record that cannot be returned as it is; members in documented order.
+#[derive(serde::Serialize)]
+struct Wrapper<'a> {
+    trailtag: WrapperTag<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct WrapperTag<'a> {
+    version: u32,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_base64: Option<String>,
+}
+
 /// Writes the wrapper object for a record that cannot be returned as it is.
 fn write_error(state: &mut State, reason: &str, record: &[u8]) {
-    let original = match std::str::from_utf8(record) {
-        Ok(text) => serde_json::json!({ "original": text }),
-        Err(_) => serde_json::json!({
-            "original_base64": base64::engine::general_purpose::STANDARD.encode(record)
-        }),
+    let text = std::str::from_utf8(record).ok();
+    let tag = WrapperTag {
+        version: TAG_SCHEMA_VERSION,
+        error: reason,
+        original: text,
+        original_base64: text
+            .is_none()
+            .then(|| base64::engine::general_purpose::STANDARD.encode(record)),
     };
-    let mut tag = serde_json::json!({ "version": TAG_SCHEMA_VERSION, "error": reason });
-    if let (Some(tag), serde_json::Value::Object(original)) = (tag.as_object_mut(), original) {
-        tag.extend(original);
+    // Serialising plain strings into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut state.output, &Wrapper { trailtag: tag });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use super::*;
+
+    /// The answer, read the way Fluent Bit reads it: up to the NUL.
+    fn answer(record: Option<&[u8]>, only_matches: bool) -> String {
+        let ptr = filter(record, only_matches);
+        // SAFETY: `filter` returns a pointer into the state's buffer or a static, NUL-terminated.
+        let text = unsafe { std::ffi::CStr::from_ptr(ptr.cast()) };
+        text.to_str().unwrap().to_owned()
     }
-    let wrapper = serde_json::json!({ trailtag_engine::TAG_KEY: tag });
-    state
-        .output
-        .extend_from_slice(wrapper.to_string().as_bytes());
+
+    const CREATE_GROUP: &[u8] = br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateGroup"}"#;
+    const OTHER: &[u8] = br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+
+    #[test]
+    fn matches_are_tagged_and_the_rest_kept_or_dropped_as_asked() {
+        assert!(answer(Some(CREATE_GROUP), false).contains(r#""id":"iam_group_created""#));
+        assert_eq!(answer(Some(OTHER), false).as_bytes(), OTHER);
+        assert_eq!(answer(Some(OTHER), true), "");
+        assert!(answer(Some(CREATE_GROUP), true).contains("trailtag"));
+    }
+
+    #[test]
+    fn unreadable_records_are_wrapped_never_dropped() {
+        let wrapped = answer(Some(b"[1,2]"), true);
+        assert_eq!(
+            wrapped,
+            r#"{"trailtag":{"version":1,"error":"not a JSON object","original":"[1,2]"}}"#
+        );
+        let binary = answer(
+            Some(b"{\"eventName\":\"CreateGroup\",\"x\":\"\xff\"}"),
+            false,
+        );
+        assert!(
+            binary.starts_with(r#"{"trailtag":{"version":1,"error":"invalid JSON"#),
+            "{binary}"
+        );
+        assert!(
+            binary.contains(
+                r#""original_base64":"eyJldmVudE5hbWUiOiJDcmVhdGVHcm91cCIsIngiOiL/In0=""#
+            ),
+            "{binary}"
+        );
+        assert!(answer(None, false).contains(r#""original":"""#));
+    }
+
+    #[test]
+    fn the_answer_buffer_is_reused() {
+        let first = filter(Some(OTHER), false);
+        let second = filter(Some(OTHER), false);
+        assert_eq!(first, second);
+    }
 }

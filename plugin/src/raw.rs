@@ -85,3 +85,102 @@ buffer_getters! {
     Rules: tt_rules_ptr, tt_rules_len;
     Error: tt_error_ptr, tt_error_len;
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use super::*;
+    use crate::contract::stats;
+
+    fn configure(document: &str) -> i32 {
+        // SAFETY: a live slice.
+        unsafe { tt_configure(document.as_ptr(), document.len()) }
+    }
+
+    fn region(ptr: *const u8, len: usize) -> Vec<u8> {
+        // SAFETY: the getters return a live buffer of the state.
+        unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec()
+    }
+
+    #[test]
+    fn configuration_must_be_an_object_of_known_keys() {
+        assert_eq!(configure("[false]"), Status::InvalidConfig as i32);
+        assert_eq!(
+            configure(r#"{"only_matches":true,"typo":1}"#),
+            Status::InvalidConfig as i32
+        );
+        let error = String::from_utf8(region(tt_error_ptr(), tt_error_len())).unwrap();
+        assert!(error.contains("typo"), "{error}");
+        assert_eq!(configure("{}"), Status::Ok as i32);
+        assert_eq!(tt_error_len(), 0);
+    }
+
+    #[test]
+    fn a_rule_error_keeps_the_previous_configuration() {
+        let bad =
+            r#"{"builtin_rules":false,"rules":[{"name":"x.toml","text":"[rule]\nid = \"x\"\n"}]}"#;
+        assert_eq!(configure(bad), Status::RuleError as i32);
+        let error = String::from_utf8(region(tt_error_ptr(), tt_error_len())).unwrap();
+        assert!(
+            error.starts_with("1 rule problem(s):\n  x.toml:"),
+            "{error}"
+        );
+        let rules: serde_json::Value =
+            serde_json::from_slice(&region(tt_rules_ptr(), tt_rules_len())).unwrap();
+        assert_eq!(
+            rules.as_array().unwrap().len(),
+            5,
+            "still the built-in rules"
+        );
+    }
+
+    #[test]
+    fn a_batch_and_its_statistics() {
+        let batch =
+            b"{\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"DeleteGroup\"}\nnot json\n\n";
+        // SAFETY: a live slice.
+        assert_eq!(
+            unsafe { tt_transform(batch.as_ptr(), batch.len()) },
+            Status::Ok as i32
+        );
+        let block = region(tt_stats_ptr(), tt_stats_len());
+        let slot = |i: usize| u64::from_le_bytes(block[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!(
+            (
+                slot(stats::RECORDS_IN),
+                slot(stats::RECORDS_OUT),
+                slot(stats::TAGGED)
+            ),
+            (2, 3, 1)
+        );
+        assert_eq!(
+            (
+                slot(stats::UNREADABLE),
+                slot(stats::BLANK),
+                slot(stats::RULE_COUNT)
+            ),
+            (1, 1, 5)
+        );
+        assert_eq!(
+            region(tt_unreadable_ptr(), tt_unreadable_len()),
+            b"1\tnot a JSON object\n"
+        );
+        let output = region(tt_output_ptr(), tt_output_len());
+        assert!(output.ends_with(b"}}\nnot json\n\n"));
+        // SAFETY: a pointer that is not a region of this process's memory is refused, not read.
+        assert_eq!(
+            unsafe { tt_transform(std::ptr::null(), 5) },
+            Status::InvalidArgument as i32
+        );
+    }
+
+    #[test]
+    fn allocation_round_trip() {
+        let ptr = tt_alloc(64);
+        assert!(!ptr.is_null());
+        // SAFETY: freed with the length it was allocated with.
+        unsafe { tt_free(ptr, 64) };
+        // SAFETY: zero-length frees are no-ops.
+        unsafe { tt_free(tt_alloc(0), 0) };
+    }
+}

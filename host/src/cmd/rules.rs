@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use trailtag_engine::envelope::{Framing, Piece, Splitter};
+use trailtag_engine::envelope::to_one_line;
 use trailtag_engine::{Detector, TAG_KEY};
 
 use crate::cli::{GuestArgs, RulesCommand};
@@ -88,7 +88,7 @@ fn test(args: &GuestArgs) -> Result<ExitCode> {
 }
 
 fn detections_in_module(session: &mut Session, record: &str) -> Result<Vec<String>> {
-    let mut line = one_line(record.as_bytes());
+    let mut line = to_one_line(record.as_bytes());
     line.push(b'\n');
     let output = session
         .transform(&line)?
@@ -102,18 +102,4 @@ fn detections_in_module(session: &mut Session, record: &str) -> Result<Vec<Strin
         .iter()
         .filter_map(|d| d["id"].as_str().map(str::to_owned))
         .collect())
-}
-
-/// An example written across lines, as one line (line breaks outside strings become spaces).
-fn one_line(record: &[u8]) -> Vec<u8> {
-    let mut splitter = Splitter::new(Framing::Concatenated, usize::MAX);
-    let mut line = Vec::new();
-    let mut emit = |piece: Piece<'_>| {
-        if let Piece::Record(bytes) = piece {
-            line.extend_from_slice(bytes);
-        }
-    };
-    splitter.push(record, &mut emit);
-    let _ = splitter.finish(&mut emit);
-    line
 }

@@ -70,6 +70,9 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     }
     tagger.out.flush()?;
     tagger.reporter.finish();
+    if args.report_peak_memory {
+        tagger.totals.peak_rss_bytes = crate::bench::peak_rss_bytes();
+    }
     print_summary(args.summary, &tagger.totals, tagger.session.rules())?;
     let clean = tagger.totals.input_errors == 0 && tagger.totals.guest_faults == 0;
     Ok(ExitCode::from(if clean { EXIT_OK } else { EXIT_PARTIAL }))
@@ -214,15 +217,13 @@ impl Tagger {
         origin: Origin,
         fault: &str,
     ) -> io::Result<()> {
+        // Written even with `--only-matches`: the record was not evaluated, so nothing says it
+        // does not match.
         self.totals.records_in += 1;
         self.totals.guest_faults += 1;
-        if self.only_matches {
-            self.totals.filtered += 1;
-        } else {
-            self.out.write_all(line)?;
-            self.out.write_all(b"\n")?;
-            self.totals.records_out += 1;
-        }
+        self.out.write_all(line)?;
+        self.out.write_all(b"\n")?;
+        self.totals.records_out += 1;
         let message =
             format!("{input}:{origin}: {fault}; the record was passed through unevaluated");
         self.reporter.diagnostic(Diagnostic::GuestFault, &message);
@@ -318,22 +319,16 @@ impl Consumer for Tagger {
             self.flush()?;
             self.oversized_open = true;
         }
-        if !self.only_matches {
-            self.out.write_all(bytes)?;
-        }
-        Ok(())
+        // Written even with `--only-matches`, like a record the guest failed on: unevaluated.
+        self.out.write_all(bytes)
     }
 
     fn oversized_end(&mut self, origin: Origin) -> io::Result<()> {
         self.oversized_open = false;
         self.totals.records_in += 1;
         self.totals.oversized += 1;
-        if self.only_matches {
-            self.totals.filtered += 1;
-        } else {
-            self.out.write_all(b"\n")?;
-            self.totals.records_out += 1;
-        }
+        self.out.write_all(b"\n")?;
+        self.totals.records_out += 1;
         let message = format!(
             "{}:{origin}: record larger than --max-record, passed through unevaluated",
             self.batch.input
