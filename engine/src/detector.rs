@@ -202,6 +202,12 @@ impl Detector {
         }
     }
 
+    /// The cheap scan's index (for tests of the scanners).
+    #[cfg(test)]
+    pub(crate) fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
     /// The rules, sorted by id; indexes into this slice are the rule numbers used everywhere.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

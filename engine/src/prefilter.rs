@@ -17,6 +17,15 @@
 //!   a candidate.
 //! - A value that contains an escape, is not a string, or is not terminated makes every rule
 //!   pinned on that key a candidate.
+//!
+//! Two scanners find the occurrences, and a property test holds them to the same answer
+//! (this module's tests). Where SIMD is available (native code, WebAssembly with `simd128`)
+//! `memchr::memmem` makes one pass per key plus one for `\u`; each pass runs at several GB/s.
+//! Without SIMD (the portable module Fluent Bit's interpreter runs) those passes crawl, so
+//! [`scan_words`] makes a single pass eight bytes at a time, marking every `"` followed by the
+//! first byte of a pinned key, and every backslash; only records with a backslash get the extra
+//! `\u` pass. It is hand-written because no library finds several needles and a byte class in
+//! one pass without SIMD.
 
 use std::collections::HashMap;
 
@@ -26,6 +35,9 @@ use crate::condition::Pin;
 use crate::scan::skip_ws;
 
 /// Keys preferred for indexing, most selective first.
+/// The word scanner handles up to this many distinct first bytes of pinned keys.
+const MAX_WORD_SCAN_FIRST_BYTES: usize = 3;
+
 const PREFERRED_KEYS: [&str; 2] = ["eventName", "eventSource"];
 
 /// The compiled index over all rules.
@@ -35,6 +47,8 @@ pub(crate) struct Prefilter {
     always: Vec<u32>,
     pinned: Vec<u32>,
     escape: Finder<'static>,
+    /// Distinct first bytes of the pinned keys, broadcast to every byte of a word.
+    first_bytes: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,16 +80,33 @@ impl Prefilter {
             };
             scans[scan].add(index, &pin.values);
         }
+        let mut first_bytes: Vec<u64> = scans
+            .iter()
+            .filter_map(|s| s.key.bytes().next())
+            .map(broadcast)
+            .collect();
+        first_bytes.sort_unstable();
+        first_bytes.dedup();
         Self {
             scans,
             always,
             pinned,
             escape: Finder::new(b"\\u").into_owned(),
+            first_bytes,
         }
     }
 
     /// Fills `out` with the indexes of the rules `record` could match, sorted, without repeats.
     pub fn candidates(&self, record: &[u8], out: &mut Vec<u32>) {
+        if cfg!(all(target_family = "wasm", not(target_feature = "simd128"))) {
+            self.candidates_by_words(record, out);
+        } else {
+            self.candidates_by_memmem(record, out);
+        }
+    }
+
+    /// One `memchr::memmem` pass per pinned key, one for `\u`.
+    pub fn candidates_by_memmem(&self, record: &[u8], out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(&self.always);
         for scan in &self.scans {
@@ -84,11 +115,89 @@ impl Prefilter {
         if !self.pinned.is_empty() && self.escape.find(record).is_some() {
             out.extend_from_slice(&self.pinned);
         }
-        if out.len() > 1 {
-            out.sort_unstable();
-            out.dedup();
-        }
+        sort_unique(out);
     }
+
+    /// One pass of [`scan_words`]; a `\u` pass only if the record holds a backslash.
+    pub fn candidates_by_words(&self, record: &[u8], out: &mut Vec<u32>) {
+        if self.first_bytes.len() > MAX_WORD_SCAN_FIRST_BYTES || self.scans.len() > 64 {
+            return self.candidates_by_memmem(record, out);
+        }
+        out.clear();
+        out.extend_from_slice(&self.always);
+        let mut unclear = 0u64;
+        let saw_backslash = scan_words(record, &self.first_bytes, |quote| {
+            for (i, scan) in self.scans.iter().enumerate() {
+                let needle = scan.quoted_key.needle();
+                if unclear & (1 << i) == 0 && record[quote..].starts_with(needle) {
+                    unclear |= u64::from(!scan.collect_at(record, quote + needle.len(), out)) << i;
+                }
+            }
+        });
+        if saw_backslash && !self.pinned.is_empty() && self.escape.find(record).is_some() {
+            out.extend_from_slice(&self.pinned);
+        }
+        sort_unique(out);
+    }
+}
+
+fn sort_unique(out: &mut Vec<u32>) {
+    if out.len() > 1 {
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+fn broadcast(byte: u8) -> u64 {
+    LOW_BITS * u64::from(byte)
+}
+
+/// The high bit of each byte of `x` that equals the byte broadcast in `pattern`, exactly.
+fn equal_bytes(x: u64, pattern: u64) -> u64 {
+    let y = x ^ pattern;
+    !(((y & SEVEN_BITS) + SEVEN_BITS) | y | SEVEN_BITS)
+}
+
+/// One pass over `record`, eight bytes at a time: calls `quote_followed_by` with the index of
+/// every `"` whose next byte is one of `first_bytes` (broadcast words), in order, and returns
+/// whether the record contains a backslash.
+pub fn scan_words(
+    record: &[u8],
+    first_bytes: &[u64],
+    mut quote_followed_by: impl FnMut(usize),
+) -> bool {
+    let (quote, backslash) = (broadcast(b'"'), broadcast(b'\\'));
+    let (mut carry, mut backslashes) = (0u64, 0u64);
+    let mut visit = |x: u64, base: usize| {
+        let quotes = equal_bytes(x, quote);
+        let firsts = first_bytes.iter().fold(0, |m, &b| m | equal_bytes(x, b));
+        backslashes |= equal_bytes(x, backslash);
+        let mut pairs = ((quotes << 8) | carry) & firsts;
+        carry = quotes >> 56;
+        while pairs != 0 {
+            let byte = (pairs.trailing_zeros() / 8) as usize;
+            quote_followed_by(base + byte - 1);
+            pairs &= pairs - 1;
+        }
+    };
+    let mut words = record.chunks_exact(8);
+    let mut base = 0;
+    for word in words.by_ref() {
+        visit(
+            u64::from_le_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]),
+            base,
+        );
+        base += 8;
+    }
+    let mut tail = [0u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    visit(u64::from_le_bytes(tail), base);
+    backslashes != 0
 }
 
 /// The pin to index a rule by, or `None` if no pin is usable.
@@ -135,17 +244,27 @@ impl KeyScan {
     fn collect(&self, record: &[u8], out: &mut Vec<u32>) {
         let needle_len = self.quoted_key.needle().len();
         for found in self.quoted_key.find_iter(record) {
-            match string_value_after_key(record, found + needle_len) {
-                ValueAfterKey::NotAMember => {}
-                ValueAfterKey::Plain(value) => {
-                    if let Some(rules) = self.by_value.get(value) {
-                        out.extend_from_slice(rules);
-                    }
+            if !self.collect_at(record, found + needle_len, out) {
+                return;
+            }
+        }
+    }
+
+    /// Adds the rules selected by the value after the occurrence of the key ending at
+    /// `after_key`. Returns false when the value was unclear and every rule on this key was added
+    /// (further occurrences need not be read).
+    fn collect_at(&self, record: &[u8], after_key: usize, out: &mut Vec<u32>) -> bool {
+        match string_value_after_key(record, after_key) {
+            ValueAfterKey::NotAMember => true,
+            ValueAfterKey::Plain(value) => {
+                if let Some(rules) = self.by_value.get(value) {
+                    out.extend_from_slice(rules);
                 }
-                ValueAfterKey::Unclear => {
-                    out.extend_from_slice(&self.rules);
-                    return;
-                }
+                true
+            }
+            ValueAfterKey::Unclear => {
+                out.extend_from_slice(&self.rules);
+                false
             }
         }
     }
@@ -180,6 +299,7 @@ fn string_value_after_key(record: &[u8], after_key: usize) -> ValueAfterKey<'_> 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
     use super::*;
 
     fn pin(key: &str, values: &[&str]) -> Pin {
@@ -202,9 +322,74 @@ mod tests {
     }
 
     fn candidates(record: &str) -> Vec<u32> {
-        let mut out = Vec::new();
-        filter().candidates(record.as_bytes(), &mut out);
+        let (mut out, mut words) = (Vec::new(), Vec::new());
+        filter().candidates_by_memmem(record.as_bytes(), &mut out);
+        filter().candidates_by_words(record.as_bytes(), &mut words);
+        assert_eq!(out, words);
         out
+    }
+
+    #[test]
+    fn the_word_scanner_marks_quote_pairs_across_word_edges() {
+        let record = br#"1234567"e"e\ xx"e"#;
+        let mut hits = Vec::new();
+        let backslash = scan_words(record, &[broadcast(b'e')], |q| hits.push(q));
+        assert_eq!(hits, [7, 9, 15]);
+        assert!(backslash);
+        assert!(
+            !scan_words(b"\"e", &[broadcast(b'e')], |_| {}),
+            "no backslash"
+        );
+    }
+
+    fn builtin_prefilter() -> &'static Prefilter {
+        static DETECTOR: std::sync::OnceLock<crate::Detector> = std::sync::OnceLock::new();
+        DETECTOR
+            .get_or_init(|| crate::Detector::builtin().unwrap())
+            .prefilter()
+    }
+
+    fn same_candidates(prefilter: &Prefilter, record: &[u8]) {
+        let (mut by_words, mut by_memmem) = (Vec::new(), Vec::new());
+        prefilter.candidates_by_words(record, &mut by_words);
+        prefilter.candidates_by_memmem(record, &mut by_memmem);
+        assert_eq!(by_words, by_memmem, "{:?}", String::from_utf8_lossy(record));
+    }
+
+    #[test]
+    fn both_scanners_agree_on_every_real_record() {
+        for record in trailtag_conformance::corpus_records() {
+            same_candidates(builtin_prefilter(), &record);
+            same_candidates(&filter(), &record);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        #[test]
+        fn both_scanners_agree_on_any_bytes(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::Just(&b"\"eventName\""[..]),
+                proptest::prelude::Just(&b"\"eventSource\" : "[..]),
+                proptest::prelude::Just(&b"\"CreateGroup\""[..]),
+                proptest::prelude::Just(&b"\"rolesanywhere.amazonaws.com\""[..]),
+                proptest::prelude::Just(&b":\"CreateProfile\","[..]),
+                proptest::prelude::Just(&b"\\u0041"[..]),
+                proptest::prelude::Just(&b"\"e"[..]),
+                proptest::prelude::Just(&b"\\\""[..]),
+                proptest::prelude::Just(&b"{"[..]),
+                proptest::prelude::Just(&b"\"weird key\":\"x\""[..]),
+            ], 0..24),
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16),
+            split in proptest::prelude::any::<usize>(),
+        ) {
+            let mut record: Vec<u8> = parts.concat();
+            let at = split % (record.len() + 1);
+            record.splice(at..at, noise);
+            same_candidates(builtin_prefilter(), &record);
+            same_candidates(&filter(), &record);
+        }
     }
 
     #[test]

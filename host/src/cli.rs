@@ -54,6 +54,10 @@ pub struct GuestArgs {
     /// A trailtag WebAssembly module to run instead of the embedded one.
     #[arg(long, value_name = "FILE", global = true)]
     pub module: Option<PathBuf>,
+    /// Which embedded module to run: `simd` (the default; fastest on wasmtime) or `portable` (no
+    /// SIMD: the module Fluent Bit loads; the default with `--abi fluent-bit`).
+    #[arg(long, value_enum, value_name = "VARIANT", global = true)]
+    pub module_variant: Option<crate::runtime::ModuleVariant>,
     /// Rule files, or directories of `*.toml` rule files, loaded besides the built-in rules.
     #[arg(long = "rules", value_name = "PATH", global = true)]
     pub rules: Vec<PathBuf>,

@@ -2,8 +2,10 @@
 //!
 //! An input is opened, decompressed if its first bytes are the gzip magic (whatever its name),
 //! stripped of a UTF-8 byte-order mark, and sniffed (`trailtag_engine::envelope::sniff`). Its
-//! records then go to a [`Consumer`] one at a time; memory stays bounded by the largest record
-//! the caller allows (`limit`): a longer record is streamed to the consumer in pieces.
+//! records then go to a [`Consumer`]: NDJSON in blocks of whole lines, straight from the read
+//! buffer (no per-line work on the host: the guest splits lines anyway), documents one record at
+//! a time. Memory stays bounded by the largest record the caller allows (`limit`, at least
+//! [`READ_BUFFER`]): a longer record is streamed to the consumer in pieces.
 //! A read error (a truncated or corrupt gzip member, an unreadable file) ends that input: what was
 //! read before the error has been delivered, and the error is returned for the caller to report.
 
@@ -18,7 +20,8 @@ use trailtag_engine::envelope::{Framing, Piece, Splitter, sniff};
 
 /// Bytes read to decide the framing.
 const SNIFF_BYTES: usize = 64 * 1024;
-const READ_BUFFER: usize = 256 * 1024;
+/// The read buffer: blocks handed to consumers are at most this long, so `limit` is at least this.
+pub const READ_BUFFER: usize = 256 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Where a record came from within its input.
@@ -30,6 +33,24 @@ pub enum Origin {
     Record(u64),
 }
 
+impl Origin {
+    /// The first record of an input framed as `framing`.
+    pub fn first(framing: Framing) -> Self {
+        match framing {
+            Framing::Lines => Origin::Line(1),
+            Framing::RecordsArray | Framing::Concatenated => Origin::Record(1),
+        }
+    }
+
+    /// The origin `n` records further on.
+    pub fn advanced(self, n: u64) -> Self {
+        match self {
+            Origin::Line(line) => Origin::Line(line + n),
+            Origin::Record(record) => Origin::Record(record + n),
+        }
+    }
+}
+
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -39,14 +60,17 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// Receives an input's records in order.
+/// Receives an input's records in order. Every record (a line, blank lines included, or an
+/// element of a document) counts one, so a consumer numbers them by counting.
 pub trait Consumer {
-    /// One record (or blank line), without its `\n`.
-    fn record(&mut self, bytes: &[u8], origin: Origin) -> io::Result<()>;
+    /// One or more whole lines, each ending with `\n`.
+    fn lines(&mut self, block: &[u8]) -> io::Result<()>;
+    /// One record taken out of a document, without a `\n` (and containing none).
+    fn record(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// A piece of a record longer than the limit; pieces arrive in order.
     fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// The end of an oversized record.
-    fn oversized_end(&mut self, origin: Origin) -> io::Result<()>;
+    fn oversized_end(&mut self) -> io::Result<()>;
 }
 
 /// An opened input.
@@ -183,94 +207,87 @@ fn read_lines(
     limit: usize,
     consumer: &mut impl Consumer,
 ) -> Result<(), InputError> {
-    let mut line = LineAssembler {
+    let mut carry = CarriedLine {
         partial: Vec::new(),
         oversized: false,
-        limit,
-        number: 0,
+        limit: limit.max(READ_BUFFER),
     };
     loop {
         let buf = match fill(reader) {
             Ok(buf) => buf,
             Err(e) => {
-                line.finish(consumer).map_err(InputError::Consumer)?;
+                carry.finish(consumer).map_err(InputError::Consumer)?;
                 return Err(e);
             }
         };
         if buf.is_empty() {
-            return line.finish(consumer).map_err(InputError::Consumer);
+            return carry.finish(consumer).map_err(InputError::Consumer);
         }
-        let used = line.feed(buf, consumer).map_err(InputError::Consumer)?;
+        carry.feed(buf, consumer).map_err(InputError::Consumer)?;
+        let used = buf.len();
         reader.consume(used);
     }
 }
 
-/// Joins a line that spans buffer refills, switching to pieces once it passes the limit.
-struct LineAssembler {
+/// The unfinished line at the end of a read buffer, carried to the next one; streamed out as
+/// oversized pieces once it passes the limit.
+struct CarriedLine {
     partial: Vec<u8>,
     oversized: bool,
     limit: usize,
-    number: u64,
 }
 
-impl LineAssembler {
-    /// Consumes bytes from `buf` up to and including one `\n` (or all of it); returns how many.
-    fn feed(&mut self, buf: &[u8], consumer: &mut impl Consumer) -> io::Result<usize> {
-        let newline = memchr_newline(buf);
-        let content = &buf[..newline.unwrap_or(buf.len())];
-        match newline {
-            Some(_)
-                if self.partial.is_empty() && !self.oversized && content.len() <= self.limit =>
-            {
-                self.number += 1;
-                consumer.record(content, Origin::Line(self.number))?;
-            }
-            Some(_) => {
-                self.append(content, consumer)?;
-                self.end(consumer)?;
-            }
-            None => self.append(content, consumer)?,
+impl CarriedLine {
+    /// Hands `buf`'s whole lines to the consumer in one block and carries the rest.
+    fn feed(&mut self, buf: &[u8], consumer: &mut impl Consumer) -> io::Result<()> {
+        let Some(last) = memchr::memrchr(b'\n', buf) else {
+            return self.append(buf, consumer);
+        };
+        let mut start = 0;
+        if self.oversized || !self.partial.is_empty() {
+            let first = memchr::memchr(b'\n', buf).unwrap_or(last);
+            self.append(&buf[..=first], consumer)?;
+            self.end_line(consumer)?;
+            start = first + 1;
         }
-        Ok(newline.map_or(buf.len(), |i| i + 1))
+        if start <= last {
+            consumer.lines(&buf[start..=last])?;
+        }
+        self.append(&buf[last + 1..], consumer)
     }
 
     fn append(&mut self, bytes: &[u8], consumer: &mut impl Consumer) -> io::Result<()> {
         if self.oversized {
-            return consumer.oversized_piece(bytes);
+            return consumer.oversized_piece(bytes.strip_suffix(b"\n").unwrap_or(bytes));
         }
         self.partial.extend_from_slice(bytes);
         if self.partial.len() > self.limit {
             self.oversized = true;
-            consumer.oversized_piece(&self.partial)?;
-            self.partial = Vec::new();
+            let piece = std::mem::take(&mut self.partial);
+            consumer.oversized_piece(piece.strip_suffix(b"\n").unwrap_or(&piece))?;
         }
         Ok(())
     }
 
-    fn end(&mut self, consumer: &mut impl Consumer) -> io::Result<()> {
-        self.number += 1;
-        let origin = Origin::Line(self.number);
+    /// The carried line is complete (its `\n` appended, unless oversized).
+    fn end_line(&mut self, consumer: &mut impl Consumer) -> io::Result<()> {
         if std::mem::take(&mut self.oversized) {
-            consumer.oversized_end(origin)
-        } else {
-            let result = consumer.record(&self.partial, origin);
-            self.partial.clear();
-            result
+            return consumer.oversized_end();
         }
+        if !self.partial.is_empty() {
+            consumer.lines(&self.partial)?;
+            self.partial.clear();
+        }
+        Ok(())
     }
 
     /// A last line without `\n` is still a line.
     fn finish(&mut self, consumer: &mut impl Consumer) -> io::Result<()> {
-        if self.oversized || !self.partial.is_empty() {
-            self.end(consumer)
-        } else {
-            Ok(())
+        if !self.oversized && !self.partial.is_empty() {
+            self.partial.push(b'\n');
         }
+        self.end_line(consumer)
     }
-}
-
-fn memchr_newline(buf: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', buf)
 }
 
 fn read_documents(
@@ -282,7 +299,6 @@ fn read_documents(
     let mut splitter = Splitter::new(framing, limit);
     let mut delivery = Delivery {
         consumer,
-        number: 0,
         error: None,
     };
     loop {
@@ -308,7 +324,6 @@ fn read_documents(
 /// Forwards splitter pieces to a consumer, keeping the first error (the splitter cannot fail).
 struct Delivery<'c, C> {
     consumer: &'c mut C,
-    number: u64,
     error: Option<io::Error>,
 }
 
@@ -318,15 +333,9 @@ impl<C: Consumer> Delivery<'_, C> {
             return;
         }
         let result = match piece {
-            Piece::Record(bytes) => {
-                self.number += 1;
-                self.consumer.record(bytes, Origin::Record(self.number))
-            }
+            Piece::Record(bytes) => self.consumer.record(bytes),
             Piece::OversizedChunk(bytes) => self.consumer.oversized_piece(bytes),
-            Piece::OversizedEnd => {
-                self.number += 1;
-                self.consumer.oversized_end(Origin::Record(self.number))
-            }
+            Piece::OversizedEnd => self.consumer.oversized_end(),
         };
         self.error = result.err();
     }
@@ -344,5 +353,95 @@ pub fn sources(files: &[PathBuf]) -> Vec<Option<PathBuf>> {
         vec![None]
     } else {
         files.iter().cloned().map(Some).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
+    use super::*;
+
+    /// A reader that hands out at most `chunk` bytes per `fill_buf`.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.fill_buf()?.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.consume(n);
+            Ok(n)
+        }
+    }
+
+    impl BufRead for Trickle<'_> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            Ok(&self.data[..self.chunk.min(self.data.len())])
+        }
+        fn consume(&mut self, n: usize) {
+            self.data = &self.data[n..];
+        }
+    }
+
+    #[derive(Default)]
+    struct Collect {
+        lines: Vec<u8>,
+        oversized: Vec<Vec<u8>>,
+        current: Vec<u8>,
+    }
+
+    impl Consumer for Collect {
+        fn lines(&mut self, block: &[u8]) -> io::Result<()> {
+            assert!(block.ends_with(b"\n"));
+            self.lines.extend_from_slice(block);
+            Ok(())
+        }
+        fn record(&mut self, _: &[u8]) -> io::Result<()> {
+            unreachable!("lines only")
+        }
+        fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.current.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn oversized_end(&mut self) -> io::Result<()> {
+            self.oversized.push(std::mem::take(&mut self.current));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_survive_any_buffer_boundary() {
+        let data = b"a\n\nbc\r\n{\"x\":1}\nlast without newline";
+        for chunk in 1..data.len() + 2 {
+            let mut collect = Collect::default();
+            read_lines(&mut Trickle { data, chunk }, READ_BUFFER, &mut collect).unwrap();
+            assert_eq!(
+                collect.lines, b"a\n\nbc\r\n{\"x\":1}\nlast without newline\n",
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_streamed_and_the_stream_goes_on() {
+        let long = vec![b'x'; READ_BUFFER + 10];
+        let data = [b"first\n".as_slice(), &long, b"\nnext\n", &long].concat();
+        for chunk in [7, 4096, READ_BUFFER] {
+            let mut collect = Collect::default();
+            read_lines(
+                &mut Trickle { data: &data, chunk },
+                READ_BUFFER,
+                &mut collect,
+            )
+            .unwrap();
+            assert_eq!(collect.lines, b"first\nnext\n", "chunk {chunk}");
+            assert_eq!(
+                collect.oversized,
+                [long.clone(), long.clone()],
+                "chunk {chunk}"
+            );
+        }
     }
 }

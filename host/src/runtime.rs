@@ -16,8 +16,30 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, Sto
 
 use crate::guest::{Guest, GuestData};
 
-/// The trailtag module built from this repository, embedded at build time.
-pub const EMBEDDED_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trailtag.wasm"));
+/// The portable trailtag module (no SIMD: what Fluent Bit loads), embedded at build time.
+pub const PORTABLE_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trailtag.wasm"));
+
+/// The same module built with `simd128` (wasmtime and Node run it), embedded at build time.
+pub const SIMD_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trailtag-simd.wasm"));
+
+/// Which embedded build of the module to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModuleVariant {
+    /// Built with `simd128`: the fast one on wasmtime.
+    Simd,
+    /// Without SIMD: the very module Fluent Bit loads.
+    Portable,
+}
+
+impl ModuleVariant {
+    /// The module's bytes.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            ModuleVariant::Simd => SIMD_MODULE,
+            ModuleVariant::Portable => PORTABLE_MODULE,
+        }
+    }
+}
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -80,9 +102,9 @@ impl Runtime {
         })
     }
 
-    /// Compiles the embedded module.
-    pub fn embedded(limits: GuestLimits) -> Result<Self> {
-        Self::new(EMBEDDED_MODULE, limits)
+    /// Compiles one of the embedded modules.
+    pub fn embedded(variant: ModuleVariant, limits: GuestLimits) -> Result<Self> {
+        Self::new(variant.bytes(), limits)
     }
 
     /// The limits every instance runs under.

@@ -12,7 +12,7 @@ use trailtag_engine::RuleSource;
 
 use crate::cli::GuestArgs;
 use crate::guest::{BatchOutput, Guest, GuestFault};
-use crate::runtime::{GuestLimits, Runtime};
+use crate::runtime::{GuestLimits, ModuleVariant, Runtime};
 
 /// What the guest is configured with (`docs/abi.md`, `tt_configure`).
 #[derive(Debug, Clone, Serialize)]
@@ -65,8 +65,14 @@ pub struct Session {
 }
 
 impl Session {
-    /// Compiles the module, loads rule files, and configures a first instance.
-    pub fn start(args: &GuestArgs, only_matches: bool, validate: bool) -> Result<Self> {
+    /// Compiles the module, loads rule files, and configures a first instance. Without
+    /// `--module` or `--module-variant`, the embedded `default_variant` runs.
+    pub fn start(
+        args: &GuestArgs,
+        default_variant: ModuleVariant,
+        only_matches: bool,
+        validate: bool,
+    ) -> Result<Self> {
         let limits = GuestLimits {
             memory_bytes: usize::try_from(args.guest_memory).unwrap_or(usize::MAX),
             call_timeout: args.guest_timeout,
@@ -77,7 +83,7 @@ impl Session {
                     .with_context(|| format!("reading the module {}", path.display()))?;
                 Runtime::new(&bytes, limits)?
             }
-            None => Runtime::embedded(limits)?,
+            None => Runtime::embedded(args.module_variant.unwrap_or(default_variant), limits)?,
         };
         let config = GuestConfig {
             builtin_rules: !args.no_builtin_rules,

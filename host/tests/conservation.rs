@@ -1,6 +1,7 @@
 //! Conservation through the WebAssembly module: for any input, every line that goes in comes
 //! out exactly once and in order, untagged lines byte-identical, tagged lines the original plus
-//! one member; with `only_matches`, exactly the tagged lines, in order. Inputs mix real records,
+//! one member; with `only_matches`, exactly the tagged lines, in order; for both embedded
+//! modules (SIMD and portable). Inputs mix real records,
 //! labelled cases, garbage, blank lines, CRLF, invalid UTF-8 and arbitrary bytes. The module's
 //! output is also byte-identical to the native engine's.
 #![allow(
@@ -13,17 +14,17 @@
 use std::sync::{Mutex, OnceLock};
 
 use proptest::prelude::*;
-use trailtag::runtime::{GuestLimits, Runtime};
+use trailtag::runtime::{GuestLimits, ModuleVariant, Runtime};
 use trailtag::session::{GuestConfig, Session};
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
 
-fn session(only_matches: bool) -> &'static Mutex<Session> {
-    static ALL: OnceLock<Mutex<Session>> = OnceLock::new();
-    static ONLY: OnceLock<Mutex<Session>> = OnceLock::new();
-    let cell = if only_matches { &ONLY } else { &ALL };
+fn session(variant: ModuleVariant, only_matches: bool) -> &'static Mutex<Session> {
+    static CELLS: [OnceLock<Mutex<Session>>; 4] = [const { OnceLock::new() }; 4];
+    let cell =
+        &CELLS[usize::from(variant == ModuleVariant::Portable) * 2 + usize::from(only_matches)];
     cell.get_or_init(|| {
-        let runtime = Runtime::embedded(GuestLimits::default()).unwrap();
+        let runtime = Runtime::embedded(variant, GuestLimits::default()).unwrap();
         let config = GuestConfig {
             builtin_rules: true,
             rules: Vec::new(),
@@ -35,8 +36,8 @@ fn session(only_matches: bool) -> &'static Mutex<Session> {
     })
 }
 
-fn through_module(input: &[u8], only_matches: bool) -> Vec<u8> {
-    let mut session = session(only_matches).lock().unwrap();
+fn through_module(variant: ModuleVariant, input: &[u8], only_matches: bool) -> Vec<u8> {
+    let mut session = session(variant, only_matches).lock().unwrap();
     session.transform(input).unwrap().unwrap().output
 }
 
@@ -92,8 +93,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_line_comes_out_once_in_order(input in input()) {
-        let output = through_module(&input, false);
+    fn every_line_comes_out_once_in_order(input in input(), portable in any::<bool>()) {
+        let variant = if portable { ModuleVariant::Portable } else { ModuleVariant::Simd };
+        let output = through_module(variant, &input, false);
         let (inp, out): (Vec<&[u8]>, Vec<&[u8]>) = (trailtag_engine::lines(&input).collect(), trailtag_engine::lines(&output).collect());
         prop_assert_eq!(inp.len(), out.len());
         prop_assert!(output.is_empty() || output.ends_with(b"\n"));
@@ -106,10 +108,11 @@ proptest! {
     }
 
     #[test]
-    fn only_matches_keeps_exactly_the_tagged_lines(input in input()) {
-        let all = through_module(&input, false);
+    fn only_matches_keeps_exactly_the_tagged_lines(input in input(), portable in any::<bool>()) {
+        let variant = if portable { ModuleVariant::Portable } else { ModuleVariant::Simd };
+        let all = through_module(variant, &input, false);
         let tagged: Vec<&[u8]> = trailtag_engine::lines(&all).filter(|l| !data::detection_ids(l).is_empty()).collect();
-        let only = through_module(&input, true);
+        let only = through_module(variant, &input, true);
         prop_assert_eq!(trailtag_engine::lines(&only).collect::<Vec<_>>(), tagged);
     }
 }

@@ -21,7 +21,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, num_args = 1.., default_values_t = [Ruleset::Builtin, Ruleset::Pack])]
     pub rulesets: Vec<Ruleset>,
     /// Modes to run.
-    #[arg(long, value_enum, num_args = 1.., default_values_t = [Mode::Native, Mode::Wasm, Mode::FluentBit])]
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [Mode::Native, Mode::Wasm, Mode::WasmPortable, Mode::FluentBit])]
     pub modes: Vec<Mode>,
     /// Leave out `trailtag tag` end to end.
     #[arg(long)]

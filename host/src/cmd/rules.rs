@@ -8,6 +8,7 @@ use trailtag_engine::envelope::to_one_line;
 use trailtag_engine::{Detector, TAG_KEY};
 
 use crate::cli::{GuestArgs, RulesCommand};
+use crate::runtime::ModuleVariant;
 use crate::session::{Session, as_sources, read_rule_files};
 
 /// Runs a `rules` subcommand.
@@ -20,7 +21,7 @@ pub fn run(command: &RulesCommand) -> Result<ExitCode> {
 }
 
 fn list(args: &GuestArgs, json: bool) -> Result<ExitCode> {
-    let session = Session::start(args, false, false)?;
+    let session = Session::start(args, ModuleVariant::Simd, false, false)?;
     let mut out = io::stdout().lock();
     if json {
         out.write_all(session.rules_document())?;
@@ -38,7 +39,7 @@ fn list(args: &GuestArgs, json: bool) -> Result<ExitCode> {
 }
 
 fn check(args: &GuestArgs) -> Result<ExitCode> {
-    let session = Session::start(args, false, false)?;
+    let session = Session::start(args, ModuleVariant::Simd, false, false)?;
     writeln!(
         io::stdout().lock(),
         "{} rules loaded without problems",
@@ -56,7 +57,7 @@ fn test(args: &GuestArgs) -> Result<ExitCode> {
         .sources(as_sources(&user_rules))
         .build()
         .context("loading the rules")?;
-    let mut session = Session::start(args, false, false)?;
+    let mut session = Session::start(args, ModuleVariant::Simd, false, false)?;
     let mut out = io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
     for rule in native.rules() {

@@ -18,6 +18,7 @@ use crate::cli::{Abi, ProgressMode, TagArgs};
 use crate::guest::{BatchOutput, BatchStats};
 use crate::input::{self, Consumer, Origin};
 use crate::report::{Diagnostic, Reporter, Totals, print_summary};
+use crate::runtime::ModuleVariant;
 use crate::session::Session;
 
 /// The tag Fluent Bit would pass with each record; the engine does not use it.
@@ -31,7 +32,12 @@ pub const EXIT_PARTIAL: u8 = 2;
 
 /// Runs `trailtag tag`.
 pub fn run(args: &TagArgs) -> Result<ExitCode> {
-    let session = Session::start(&args.guest, args.only_matches, args.validate)?;
+    // Driving the Fluent Bit ABI means running what Fluent Bit loads: the portable module.
+    let variant = match args.abi {
+        Abi::Raw => ModuleVariant::Simd,
+        Abi::FluentBit => ModuleVariant::Portable,
+    };
+    let session = Session::start(&args.guest, variant, args.only_matches, args.validate)?;
     let out: Box<dyn Write> = match &args.output {
         Some(path) => {
             Box::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)
@@ -51,7 +57,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         session,
         abi: args.abi,
         only_matches: args.only_matches,
-        batch: Batch::default(),
+        batch: Batch::new(Arc::from("-"), Origin::Line(1)),
         batch_limit: usize::try_from(args.batch_size)
             .unwrap_or(usize::MAX)
             .max(1),
@@ -78,12 +84,35 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(if clean { EXIT_OK } else { EXIT_PARTIAL }))
 }
 
-/// Records waiting to be sent to the guest, with where each came from.
-#[derive(Debug, Default)]
+/// Records waiting to be sent to the guest: whole lines, the first of them at `first`.
+#[derive(Debug)]
 struct Batch {
     bytes: Vec<u8>,
-    origins: Vec<Origin>,
+    first: Origin,
     input: Arc<str>,
+}
+
+impl Batch {
+    fn new(input: Arc<str>, first: Origin) -> Self {
+        Self {
+            bytes: Vec::new(),
+            first,
+            input,
+        }
+    }
+
+    /// The batch's lines with their origins.
+    fn lines(&self) -> impl Iterator<Item = (&[u8], Origin)> {
+        trailtag_engine::lines(&self.bytes)
+            .zip(0..)
+            .map(|(line, i)| (line, self.first.advanced(i)))
+    }
+
+    /// The origin of the record after the batch's last.
+    fn next(&self) -> Origin {
+        self.first
+            .advanced(memchr::memchr_iter(b'\n', &self.bytes).count() as u64)
+    }
 }
 
 struct Tagger {
@@ -112,7 +141,7 @@ impl Tagger {
                 return Ok(());
             }
         };
-        self.batch.input = Arc::from(name.as_str());
+        self.batch = Batch::new(Arc::from(name.as_str()), Origin::first(input.framing));
         let result = input::read_records(&mut input, limit, self);
         self.flush().map_err(anyhow::Error::from)?;
         match result {
@@ -128,13 +157,13 @@ impl Tagger {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.batch.origins.is_empty() {
+        if !self.batch.bytes.is_empty() {
             match self.abi {
                 Abi::Raw => self.flush_raw()?,
                 Abi::FluentBit => self.flush_fluent_bit()?,
             }
+            self.batch.first = self.batch.next();
             self.batch.bytes.clear();
-            self.batch.origins.clear();
         }
         self.reporter
             .progress(self.read_bytes.load(Ordering::Relaxed));
@@ -147,13 +176,7 @@ impl Tagger {
             .transform(&self.batch.bytes)
             .map_err(io::Error::other)?
         {
-            Ok(output) => {
-                let origins = std::mem::take(&mut self.batch.origins);
-                let input = Arc::clone(&self.batch.input);
-                let result = self.accept(&output, &origins, &input);
-                self.batch.origins = origins;
-                result
-            }
+            Ok(output) => self.accept(&output, self.batch.first, &Arc::clone(&self.batch.input)),
             Err(fault) => {
                 let message = format!(
                     "{}: the guest failed on a batch ({fault}); retrying its records one by one",
@@ -166,13 +189,14 @@ impl Tagger {
     }
 
     /// Writes a batch's output and adds its counts and diagnostics.
-    fn accept(&mut self, output: &BatchOutput, origins: &[Origin], input: &str) -> io::Result<()> {
+    fn accept(&mut self, output: &BatchOutput, first: Origin, input: &str) -> io::Result<()> {
         self.out.write_all(&output.output)?;
         self.add_stats(&output.stats);
         for (index, reason) in &output.unreadable {
-            let origin = origins.get(usize::try_from(*index).unwrap_or(usize::MAX));
-            let location = origin.map_or_else(|| "?".to_owned(), ToString::to_string);
-            let message = format!("{input}:{location}: {reason}; passed through unchanged");
+            let message = format!(
+                "{input}:{}: {reason}; passed through unchanged",
+                first.advanced(*index)
+            );
             self.reporter.diagnostic(Diagnostic::Unreadable, &message);
         }
         Ok(())
@@ -196,20 +220,22 @@ impl Tagger {
     /// Sends each record of the failed batch alone; a record the guest fails on again is
     /// written unchanged and reported.
     fn isolate(&mut self) -> io::Result<()> {
-        let batch = std::mem::take(&mut self.batch);
-        for (line, origin) in trailtag_engine::lines(&batch.bytes).zip(&batch.origins) {
+        let batch = std::mem::replace(&mut self.batch, Batch::new(Arc::from(""), Origin::Line(1)));
+        let result = batch.lines().try_for_each(|(line, origin)| {
             let mut single = Vec::with_capacity(line.len() + 1);
             single.extend_from_slice(line);
             single.push(b'\n');
             match self.session.transform(&single).map_err(io::Error::other)? {
-                Ok(output) => self.accept(&output, std::slice::from_ref(origin), &batch.input)?,
-                Err(fault) => self.pass_faulted(line, &batch.input, *origin, &fault.to_string())?,
+                Ok(output) => self.accept(&output, origin, &batch.input),
+                Err(fault) => self.pass_faulted(line, &batch.input, origin, &fault.to_string()),
             }
-        }
+        });
         self.batch = batch;
-        Ok(())
+        result
     }
 
+    /// A record the guest failed on is written unchanged, even with `--only-matches`: it was not
+    /// evaluated, so nothing says it does not match.
     fn pass_faulted(
         &mut self,
         line: &[u8],
@@ -217,8 +243,6 @@ impl Tagger {
         origin: Origin,
         fault: &str,
     ) -> io::Result<()> {
-        // Written even with `--only-matches`: the record was not evaluated, so nothing says it
-        // does not match.
         self.totals.records_in += 1;
         self.totals.guest_faults += 1;
         self.out.write_all(line)?;
@@ -231,10 +255,10 @@ impl Tagger {
     }
 
     fn flush_fluent_bit(&mut self) -> io::Result<()> {
-        let batch = std::mem::take(&mut self.batch);
-        let result = trailtag_engine::lines(&batch.bytes)
-            .zip(&batch.origins)
-            .try_for_each(|(line, origin)| self.fluent_bit_record(line, &batch.input, *origin));
+        let batch = std::mem::replace(&mut self.batch, Batch::new(Arc::from(""), Origin::Line(1)));
+        let result = batch
+            .lines()
+            .try_for_each(|(line, origin)| self.fluent_bit_record(line, &batch.input, origin));
         self.batch = batch;
         result
     }
@@ -244,18 +268,15 @@ impl Tagger {
             self.totals.blank += 1;
             return self.write_unless_only_matches(line);
         }
-        self.totals.records_in += 1;
         let answer = self
             .session
             .fluent_bit_filter(FLUENT_BIT_TAG, line, self.only_matches)
             .map_err(io::Error::other)?;
         let answer = match answer {
             Ok(answer) => answer,
-            Err(fault) => {
-                self.totals.records_in -= 1;
-                return self.pass_faulted(line, input, origin, &fault.to_string());
-            }
+            Err(fault) => return self.pass_faulted(line, input, origin, &fault.to_string()),
         };
+        self.totals.records_in += 1;
         if answer.is_empty() {
             self.totals.filtered += 1;
             return Ok(());
@@ -301,34 +322,45 @@ impl Tagger {
         self.totals.records_out += 1;
         Ok(())
     }
+
+    fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.batch.bytes.len() >= self.batch_limit {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Consumer for Tagger {
-    fn record(&mut self, bytes: &[u8], origin: Origin) -> io::Result<()> {
-        self.batch.bytes.extend_from_slice(bytes);
-        self.batch.bytes.push(b'\n');
-        self.batch.origins.push(origin);
-        if self.batch.bytes.len() >= self.batch_limit {
-            self.flush()?;
-        }
-        Ok(())
+    fn lines(&mut self, block: &[u8]) -> io::Result<()> {
+        self.batch.bytes.extend_from_slice(block);
+        self.flush_if_full()
     }
 
+    fn record(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.batch.bytes.extend_from_slice(bytes);
+        self.batch.bytes.push(b'\n');
+        self.flush_if_full()
+    }
+
+    /// An oversized record is written unevaluated, even with `--only-matches` (like a guest fault).
     fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()> {
         if !self.oversized_open {
             self.flush()?;
             self.oversized_open = true;
         }
-        // Written even with `--only-matches`, like a record the guest failed on: unevaluated.
         self.out.write_all(bytes)
     }
 
-    fn oversized_end(&mut self, origin: Origin) -> io::Result<()> {
+    fn oversized_end(&mut self) -> io::Result<()> {
         self.oversized_open = false;
         self.totals.records_in += 1;
         self.totals.oversized += 1;
         self.out.write_all(b"\n")?;
         self.totals.records_out += 1;
+        let origin = self.batch.first;
+        self.batch.first = origin.advanced(1);
         let message = format!(
             "{}:{origin}: record larger than --max-record, passed through unevaluated",
             self.batch.input
