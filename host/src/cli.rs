@@ -70,6 +70,9 @@ pub struct GuestArgs {
     /// Longest one call into the guest may run (e.g. 500ms, 30s).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, global = true)]
     pub guest_timeout: Duration,
+    /// Compile the module every time instead of keeping compiled code in wasmtime's cache.
+    #[arg(long, global = true)]
+    pub no_module_cache: bool,
     /// Test hook: the module's `fault_injection` configuration (docs/abi.md, section 8), e.g.
     /// '{"trap":"MARKER"}'. For proving fault isolation; never needed in production.
     #[arg(long, value_name = "JSON", hide = true, value_parser = parse_json, global = true)]

@@ -1,5 +1,10 @@
 //! The wasmtime side: compile the module once, then hand out bounded guest instances.
 //!
+//! Compiling the module with Cranelift takes about a second, so compiled code is kept in
+//! wasmtime's own on-disk cache (`~/.cache/wasmtime`, keyed by the module's hash, wasmtime's
+//! version and configuration); `--no-module-cache` turns it off, and a cache that cannot be used
+//! is skipped silently, never an error.
+//!
 //! [`Runtime`] owns the `wasmtime::Engine`, the compiled module (as an `InstancePre`, so every
 //! instantiation skips linking) and a ticker thread that advances the engine's epoch. Each
 //! [`Guest`] gets its own `Store` with a linear-memory cap (`StoreLimits`) and every call into
@@ -12,7 +17,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Store, StoreLimitsBuilder};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module, OptLevel, Store,
+    StoreLimitsBuilder,
+};
 
 use crate::guest::{Guest, GuestData};
 
@@ -62,6 +70,24 @@ impl Default for GuestLimits {
     }
 }
 
+/// How to set up a runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// Bounds of every instance.
+    pub limits: GuestLimits,
+    /// Keep compiled code in wasmtime's on-disk cache.
+    pub compile_cache: bool,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            limits: GuestLimits::default(),
+            compile_cache: true,
+        }
+    }
+}
+
 /// A compiled module, ready to instantiate many times.
 pub struct Runtime {
     engine: Engine,
@@ -80,10 +106,13 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// Compiles `module` (binary WebAssembly) once.
-    pub fn new(module: &[u8], limits: GuestLimits) -> Result<Self> {
+    pub fn new(module: &[u8], options: &RuntimeOptions) -> Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.cranelift_opt_level(OptLevel::Speed);
+        if options.compile_cache {
+            config.cache(Cache::new(CacheConfig::new()).ok());
+        }
         let engine = Engine::new(&config)?;
         let module = Module::new(&engine, module)
             .map_err(anyhow::Error::from)
@@ -97,14 +126,14 @@ impl Runtime {
         Ok(Self {
             engine,
             pre,
-            limits,
+            limits: options.limits,
             ticker,
         })
     }
 
     /// Compiles one of the embedded modules.
-    pub fn embedded(variant: ModuleVariant, limits: GuestLimits) -> Result<Self> {
-        Self::new(variant.bytes(), limits)
+    pub fn embedded(variant: ModuleVariant, options: &RuntimeOptions) -> Result<Self> {
+        Self::new(variant.bytes(), options)
     }
 
     /// The limits every instance runs under.

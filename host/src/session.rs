@@ -12,7 +12,7 @@ use trailtag_engine::RuleSource;
 
 use crate::cli::GuestArgs;
 use crate::guest::{BatchOutput, Guest, GuestFault};
-use crate::runtime::{GuestLimits, ModuleVariant, Runtime};
+use crate::runtime::{GuestLimits, ModuleVariant, Runtime, RuntimeOptions};
 
 /// What the guest is configured with (`docs/abi.md`, `tt_configure`).
 #[derive(Debug, Clone, Serialize)]
@@ -73,17 +73,20 @@ impl Session {
         only_matches: bool,
         validate: bool,
     ) -> Result<Self> {
-        let limits = GuestLimits {
-            memory_bytes: usize::try_from(args.guest_memory).unwrap_or(usize::MAX),
-            call_timeout: args.guest_timeout,
+        let options = RuntimeOptions {
+            limits: GuestLimits {
+                memory_bytes: usize::try_from(args.guest_memory).unwrap_or(usize::MAX),
+                call_timeout: args.guest_timeout,
+            },
+            compile_cache: !args.no_module_cache,
         };
         let runtime = match &args.module {
             Some(path) => {
                 let bytes = fs::read(path)
                     .with_context(|| format!("reading the module {}", path.display()))?;
-                Runtime::new(&bytes, limits)?
+                Runtime::new(&bytes, &options)?
             }
-            None => Runtime::embedded(args.module_variant.unwrap_or(default_variant), limits)?,
+            None => Runtime::embedded(args.module_variant.unwrap_or(default_variant), &options)?,
         };
         let config = GuestConfig {
             builtin_rules: !args.no_builtin_rules,

@@ -18,7 +18,7 @@ use trailtag_engine::{Detector, Options, Scratch};
 use super::peak_rss_bytes;
 use super::ruleset::Ruleset;
 use crate::input::{self, Consumer};
-use crate::runtime::{GuestLimits, ModuleVariant, Runtime};
+use crate::runtime::{ModuleVariant, Runtime, RuntimeOptions};
 use crate::session::{GuestConfig, Session};
 
 /// Bytes of records per batch (the CLI's default).
@@ -162,7 +162,7 @@ impl Processor {
                     fault_injection: None,
                 };
                 let session = Session::with_runtime(
-                    Runtime::embedded(variant, GuestLimits::default())?,
+                    Runtime::embedded(variant, &RuntimeOptions::default())?,
                     &config,
                 )?;
                 Engine::Guest {
