@@ -1,0 +1,189 @@
+//! One corpus through every build, byte-identical output: the native engine, the SIMD and the
+//! portable module through the raw ABI on wasmtime, the portable module through the Fluent Bit
+//! ABI on wasmtime, the JavaScript build on Node, and the independent Python host (written from
+//! `docs/abi.md` alone) running the embedded portable module. The corpus is the real CloudTrail
+//! corpus plus every labelled and ambiguous case.
+//!
+//! The JavaScript package and the Python host's wasmtime are built and installed by
+//! `scripts/test-all` (`scripts/build-js`, `pip install`); if they are missing these tests fail
+//! with the command to run, they never skip.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a test fails by panicking"
+)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE, Runtime, RuntimeOptions};
+use trailtag::session::{GuestConfig, Session};
+use trailtag_conformance as data;
+use trailtag_engine::{Detector, Options, Scratch};
+
+/// The corpus, then every case record, one per line.
+fn corpus() -> &'static [u8] {
+    static CORPUS: OnceLock<Vec<u8>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut all = data::corpus_ndjson();
+        for case in data::cases().into_iter().chain(data::ambiguous_cases()) {
+            all.extend_from_slice(case.record.as_bytes());
+            all.push(b'\n');
+        }
+        all
+    })
+}
+
+/// The reference: the engine called natively.
+fn native() -> &'static [u8] {
+    static NATIVE: OnceLock<Vec<u8>> = OnceLock::new();
+    NATIVE.get_or_init(|| {
+        let mut out = Vec::new();
+        let report = Detector::builtin().unwrap().transform_ndjson(
+            corpus(),
+            &Options::default(),
+            &mut Scratch::default(),
+            &mut out,
+        );
+        assert_eq!(report.counts.records_in, 3027 + 104);
+        assert!(
+            report.counts.tagged > 50,
+            "the corpus exercises every rule: {:?}",
+            report.counts
+        );
+        out
+    })
+}
+
+fn session(variant: ModuleVariant) -> Session {
+    let runtime = Runtime::embedded(variant, &RuntimeOptions::default()).unwrap();
+    let config = GuestConfig {
+        builtin_rules: true,
+        rules: Vec::new(),
+        only_matches: false,
+        validate: false,
+        fault_injection: None,
+    };
+    Session::with_runtime(runtime, &config).unwrap()
+}
+
+/// Raw ABI, batches of about 64 KiB cut at line ends.
+fn raw_abi(variant: ModuleVariant) -> Vec<u8> {
+    let mut session = session(variant);
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    for line in trailtag_engine::lines(corpus()) {
+        batch.extend_from_slice(line);
+        batch.push(b'\n');
+        if batch.len() > 64 << 10 {
+            out.extend(session.transform(&batch).unwrap().unwrap().output);
+            batch.clear();
+        }
+    }
+    out.extend(session.transform(&batch).unwrap().unwrap().output);
+    out
+}
+
+fn assert_same(build: &str, output: &[u8]) {
+    let reference = native();
+    if output == reference {
+        return;
+    }
+    let (expected, got): (Vec<&[u8]>, Vec<&[u8]>) = (
+        trailtag_engine::lines(reference).collect(),
+        trailtag_engine::lines(output).collect(),
+    );
+    let first = expected.iter().zip(&got).position(|(e, g)| e != g);
+    panic!(
+        "{build} differs from the native engine: {} vs {} lines; first difference at line {first:?}:\n  native: {}\n  {build}: {}",
+        expected.len(),
+        got.len(),
+        first.map_or(String::new(), |i| String::from_utf8_lossy(expected[i])
+            .into_owned()),
+        first.map_or(String::new(), |i| String::from_utf8_lossy(got[i])
+            .into_owned()),
+    );
+}
+
+#[test]
+fn raw_abi_simd_module() {
+    assert_same("raw ABI, SIMD module", &raw_abi(ModuleVariant::Simd));
+}
+
+#[test]
+fn raw_abi_portable_module() {
+    assert_same(
+        "raw ABI, portable module",
+        &raw_abi(ModuleVariant::Portable),
+    );
+}
+
+#[test]
+fn fluent_bit_abi_portable_module() {
+    let mut session = session(ModuleVariant::Portable);
+    let mut out = Vec::new();
+    for record in trailtag_engine::lines(corpus()) {
+        out.extend(
+            session
+                .fluent_bit_filter(b"cloudtrail", record, false)
+                .unwrap()
+                .unwrap(),
+        );
+        out.push(b'\n');
+    }
+    assert_same("Fluent Bit ABI, portable module", &out);
+}
+
+fn pipe_through(program: &str, args: &[&str], install_hint: &str) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(data::repo_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {install_hint}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(corpus()));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed ({install_hint}):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+#[test]
+fn javascript_build_on_node() {
+    let output = pipe_through(
+        "node",
+        &["plugin/js/bin/trailtag-tag.mjs"],
+        "build the package with scripts/build-js",
+    );
+    assert_same("JavaScript build on Node", &output);
+}
+
+#[test]
+fn independent_python_host_running_the_embedded_portable_module() {
+    let module =
+        std::env::temp_dir().join(format!("trailtag-conformance-{}.wasm", std::process::id()));
+    std::fs::write(&module, PORTABLE_MODULE).unwrap();
+    let host = Path::new("tests/independent-host/host.py");
+    let output = pipe_through(
+        "python3",
+        &[
+            host.to_str().unwrap(),
+            "--module",
+            module.to_str().unwrap(),
+            "-",
+        ],
+        "install its wasmtime with: python3 -m pip install -r tests/independent-host/requirements.txt",
+    );
+    let _ = std::fs::remove_file(&module);
+    assert_same("independent Python host", &output);
+}
