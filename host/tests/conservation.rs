@@ -116,3 +116,25 @@ proptest! {
         prop_assert_eq!(trailtag_engine::lines(&only).collect::<Vec<_>>(), tagged);
     }
 }
+
+/// The sandbox: both embedded modules import nothing (no filesystem, network, clock or host
+/// call), so a rule or a record can reach nothing outside the module's own memory.
+#[test]
+fn the_embedded_modules_import_nothing() {
+    let engine = wasmtime::Engine::default();
+    for (name, bytes) in [
+        ("portable", trailtag::runtime::PORTABLE_MODULE),
+        ("simd", trailtag::runtime::SIMD_MODULE),
+    ] {
+        let module = wasmtime::Module::new(&engine, bytes).unwrap();
+        let imports: Vec<String> = module
+            .imports()
+            .map(|i| format!("{}::{}", i.module(), i.name()))
+            .collect();
+        assert!(imports.is_empty(), "the {name} module imports {imports:?}");
+        assert!(
+            module.exports().any(|e| e.name() == "tt_transform")
+                && module.exports().any(|e| e.name() == "trailtag_filter")
+        );
+    }
+}

@@ -43,9 +43,22 @@ pub struct GenerateArgs {
     /// Gzip the output.
     #[arg(long)]
     pub gzip: bool,
+    /// NDJSON (one record per line) or one CloudTrail S3 delivery document (`{"Records":[...]}`
+    /// on a single line, as CloudTrail writes it, however large).
+    #[arg(long, value_enum, default_value_t = Format::Ndjson)]
+    pub format: Format,
     /// Where to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One record per line.
+    Ndjson,
+    /// One `{"Records":[...]}` document.
+    S3,
 }
 
 /// What was written.
@@ -79,16 +92,24 @@ pub fn generate(args: &GenerateArgs) -> Result<Generated> {
         bytes: 0,
         positives: 0,
     };
+    let (open, separator, close): (&[u8], &[u8], &[u8]) = match args.format {
+        Format::Ndjson => (b"", b"\n", b"\n"),
+        Format::S3 => (b"{\"Records\":[", b",", b"]}"),
+    };
+    out.write_all(open)?;
     while written.bytes < args.size {
         let positive = rng.unit() < args.positives;
         let pool = if positive { &positives } else { &negatives };
         let record = refresh(&pool[rng.below(pool.len())], written.records, &mut rng);
+        if written.records > 0 {
+            out.write_all(separator)?;
+        }
         out.write_all(&record)?;
-        out.write_all(b"\n")?;
         written.records += 1;
         written.bytes += record.len() as u64 + 1;
         written.positives += u64::from(positive);
     }
+    out.write_all(close)?;
     out.into_inner().map_err(|e| e.into_error())?.flush()?;
     Ok(written)
 }
