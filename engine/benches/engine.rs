@@ -39,20 +39,6 @@ fn record(id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// About 1 MiB of corpus lines.
-fn batch() -> Vec<u8> {
-    let corpus = data::corpus_ndjson();
-    let mut batch = Vec::with_capacity(1 << 20);
-    for line in trailtag_engine::lines(&corpus) {
-        if batch.len() >= 1 << 20 {
-            break;
-        }
-        batch.extend_from_slice(line);
-        batch.push(b'\n');
-    }
-    batch
-}
-
 fn single_records(c: &mut Criterion) {
     let detector = Detector::builtin().unwrap();
     let cases = [
@@ -98,7 +84,7 @@ fn single_records(c: &mut Criterion) {
 }
 
 fn batches(c: &mut Criterion) {
-    let batch = batch();
+    let batch = data::corpus_batch(1 << 20);
     let builtin = Detector::builtin().unwrap();
     let pack = Detector::builder().sources(pack_sources()).build().unwrap();
     let mut group = c.benchmark_group("batch_1mib");

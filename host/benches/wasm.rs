@@ -17,32 +17,11 @@ use trailtag::session::{GuestConfig, Session};
 use trailtag_conformance as data;
 
 fn session(variant: ModuleVariant) -> Session {
-    let runtime = Runtime::embedded(variant, &RuntimeOptions::default()).unwrap();
-    let config = GuestConfig {
-        builtin_rules: true,
-        rules: Vec::new(),
-        only_matches: false,
-        validate: false,
-        fault_injection: None,
-    };
-    Session::with_runtime(runtime, &config).unwrap()
-}
-
-fn batch() -> Vec<u8> {
-    let corpus = data::corpus_ndjson();
-    let mut batch = Vec::with_capacity(1 << 20);
-    for line in trailtag_engine::lines(&corpus) {
-        if batch.len() >= 1 << 20 {
-            break;
-        }
-        batch.extend_from_slice(line);
-        batch.push(b'\n');
-    }
-    batch
+    Session::embedded(variant, &GuestConfig::default()).unwrap()
 }
 
 fn raw_batches(c: &mut Criterion) {
-    let batch = batch();
+    let batch = data::corpus_batch(1 << 20);
     let mut group = c.benchmark_group("wasm_batch_1mib");
     group.throughput(Throughput::Bytes(batch.len() as u64));
     for (name, variant) in [

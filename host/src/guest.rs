@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use trailtag_engine::Counts;
 use trailtag_plugin::contract::{ABI_VERSION, Status, exports, stats};
 use wasmtime::{Instance, Memory, Store, StoreLimits, Trap, TypedFunc};
 
@@ -51,30 +52,13 @@ impl GuestFault {
     }
 }
 
-/// Counts the guest reports for one batch (`docs/abi.md`, statistics block).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    /// Non-blank lines read.
-    pub records_in: u64,
-    /// Lines written.
-    pub records_out: u64,
-    /// Records tagged.
-    pub tagged: u64,
-    /// Lines that are not JSON objects.
-    pub unreadable: u64,
-    /// Blank lines.
-    pub blank: u64,
-    /// Matches per rule, in rule order.
-    pub per_rule: Vec<u64>,
-}
-
 /// The result of one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutput {
     /// The NDJSON the guest wrote.
     pub output: Vec<u8>,
-    /// Its counts.
-    pub stats: BatchStats,
+    /// Its counts (the statistics block, `docs/abi.md` section 5).
+    pub stats: Counts,
     /// `(line index within the batch, reason)` for every unreadable line.
     pub unreadable: Vec<(u64, String)>,
 }
@@ -406,7 +390,7 @@ fn len_u32(bytes: &[u8]) -> Result<u32, GuestFault> {
     u32::try_from(bytes.len()).map_err(|_| GuestFault::Abi("more than 4 GiB in one call".into()))
 }
 
-fn parse_stats(block: &[u8]) -> Result<BatchStats, GuestFault> {
+fn parse_stats(block: &[u8]) -> Result<Counts, GuestFault> {
     let slots: Vec<u64> = block
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
@@ -422,7 +406,7 @@ fn parse_stats(block: &[u8]) -> Result<BatchStats, GuestFault> {
     if !block.len().is_multiple_of(8) || slots.len() != stats::FIRST_RULE + rule_count {
         return Err(bad());
     }
-    Ok(BatchStats {
+    Ok(Counts {
         records_in: slots[stats::RECORDS_IN],
         records_out: slots[stats::RECORDS_OUT],
         tagged: slots[stats::TAGGED],

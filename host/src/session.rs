@@ -30,6 +30,19 @@ pub struct GuestConfig {
     pub fault_injection: Option<serde_json::Value>,
 }
 
+impl Default for GuestConfig {
+    /// The built-in rules, every record written, no validation, no test hooks.
+    fn default() -> Self {
+        Self {
+            builtin_rules: true,
+            rules: Vec::new(),
+            only_matches: false,
+            validate: false,
+            fault_injection: None,
+        }
+    }
+}
+
 /// One rule file in the configuration document.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleFile {
@@ -96,6 +109,14 @@ impl Session {
             fault_injection: args.fault_injection.clone(),
         };
         Self::with_runtime(runtime, &config)
+    }
+
+    /// An embedded module with default runtime options, configured with `config`.
+    pub fn embedded(variant: ModuleVariant, config: &GuestConfig) -> Result<Self> {
+        Self::with_runtime(
+            Runtime::embedded(variant, &RuntimeOptions::default())?,
+            config,
+        )
     }
 
     /// Configures a first instance of an existing runtime.

@@ -7,63 +7,15 @@
     reason = "a test fails by panicking"
 )]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Stdio};
 
+use common::{Run, lines, path, temp_dir, trailtag};
 use trailtag_conformance as data;
 
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-fn trailtag(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailtag"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run trailtag");
-    let mut input = child.stdin.take().expect("stdin");
-    let bytes = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&bytes);
-    });
-    let output = child.wait_with_output().expect("wait for trailtag");
-    writer.join().expect("stdin writer");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 fn summary(run: &Run) -> serde_json::Value {
-    let line = run
-        .stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON summary in {}", run.stderr));
-    serde_json::from_str(line).expect("summary is JSON")
-}
-
-fn lines(bytes: &[u8]) -> Vec<&[u8]> {
-    trailtag_engine::lines(bytes).collect()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trailtag-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    run.summary()
 }
 
 #[test]

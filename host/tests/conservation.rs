@@ -14,7 +14,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use proptest::prelude::*;
-use trailtag::runtime::{ModuleVariant, Runtime, RuntimeOptions};
+use trailtag::runtime::ModuleVariant;
 use trailtag::session::{GuestConfig, Session};
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
@@ -24,15 +24,16 @@ fn session(variant: ModuleVariant, only_matches: bool) -> &'static Mutex<Session
     let cell =
         &CELLS[usize::from(variant == ModuleVariant::Portable) * 2 + usize::from(only_matches)];
     cell.get_or_init(|| {
-        let runtime = Runtime::embedded(variant, &RuntimeOptions::default()).unwrap();
-        let config = GuestConfig {
-            builtin_rules: true,
-            rules: Vec::new(),
-            only_matches,
-            validate: false,
-            fault_injection: None,
-        };
-        Mutex::new(Session::with_runtime(runtime, &config).unwrap())
+        Mutex::new(
+            Session::embedded(
+                variant,
+                &GuestConfig {
+                    only_matches,
+                    ..GuestConfig::default()
+                },
+            )
+            .unwrap(),
+        )
     })
 }
 

@@ -7,25 +7,19 @@
     reason = "a test fails by panicking"
 )]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::{Run, lines, temp_dir, trailtag};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use trailtag_conformance as data;
 
-struct Run {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-    summary: serde_json::Value,
-}
-
 fn dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trailtag-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| temp_dir("hostile")).clone()
 }
 
 fn file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -35,29 +29,14 @@ fn file(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn tag(args: &[&str], path: &Path) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_trailtag"))
-        .arg("tag")
-        .args(args)
-        .args(["--summary", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = stderr
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    Run {
-        code: output.status.code().unwrap(),
-        stdout: output.stdout,
-        stderr,
-        summary,
-    }
+    let mut all = vec!["tag"];
+    all.extend_from_slice(args);
+    all.extend(["--summary", "json", common::path(path)]);
+    trailtag(&all, b"")
 }
 
-fn lines(bytes: &[u8]) -> Vec<&[u8]> {
-    trailtag_engine::lines(bytes).collect()
+fn count(run: &Run, key: &str) -> u64 {
+    run.count(key)
 }
 
 fn create_group(extra: &str) -> String {
@@ -70,12 +49,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
-}
-
-fn count(run: &Run, key: &str) -> u64 {
-    run.summary[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {key} in summary: {}", run.stderr))
 }
 
 #[test]

@@ -152,6 +152,19 @@ pub fn corpus_ndjson() -> Vec<u8> {
     all
 }
 
+/// The first corpus lines, whole, adding up to at least `bytes` (or the whole corpus).
+pub fn corpus_batch(bytes: usize) -> Vec<u8> {
+    let corpus = corpus_ndjson();
+    let mut batch = Vec::with_capacity(bytes + 8192);
+    for line in corpus.split_inclusive(|&b| b == b'\n') {
+        if batch.len() >= bytes {
+            break;
+        }
+        batch.extend_from_slice(line);
+    }
+    batch
+}
+
 /// Every corpus record, one per element.
 pub fn corpus_records() -> Vec<Vec<u8>> {
     corpus_ndjson()

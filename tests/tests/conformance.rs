@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE, Runtime, RuntimeOptions};
+use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE};
 use trailtag::session::{GuestConfig, Session};
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
@@ -59,15 +59,7 @@ fn native() -> &'static [u8] {
 }
 
 fn session(variant: ModuleVariant) -> Session {
-    let runtime = Runtime::embedded(variant, &RuntimeOptions::default()).unwrap();
-    let config = GuestConfig {
-        builtin_rules: true,
-        rules: Vec::new(),
-        only_matches: false,
-        validate: false,
-        fault_injection: None,
-    };
-    Session::with_runtime(runtime, &config).unwrap()
+    Session::embedded(variant, &GuestConfig::default()).unwrap()
 }
 
 /// Raw ABI, batches of about 64 KiB cut at line ends.

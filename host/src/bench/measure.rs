@@ -18,7 +18,7 @@ use trailtag_engine::{Detector, Options, Scratch};
 use super::peak_rss_bytes;
 use super::ruleset::Ruleset;
 use crate::input::{self, Consumer};
-use crate::runtime::{ModuleVariant, Runtime, RuntimeOptions};
+use crate::runtime::ModuleVariant;
 use crate::session::{GuestConfig, Session};
 
 /// Bytes of records per batch (the CLI's default).
@@ -155,16 +155,10 @@ impl Processor {
                     ModuleVariant::Portable
                 };
                 let config = GuestConfig {
-                    builtin_rules: true,
                     rules: ruleset.extra_rules(),
-                    only_matches: false,
-                    validate: false,
-                    fault_injection: None,
+                    ..GuestConfig::default()
                 };
-                let session = Session::with_runtime(
-                    Runtime::embedded(variant, &RuntimeOptions::default())?,
-                    &config,
-                )?;
+                let session = Session::embedded(variant, &config)?;
                 Engine::Guest {
                     session: Box::new(session),
                     per_record: mode == Mode::FluentBit,

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 
 use crate::cli::{Abi, ProgressMode, TagArgs};
-use crate::guest::{BatchOutput, BatchStats};
+use trailtag_engine::Counts;
+
+use crate::guest::BatchOutput;
 use crate::input::{self, Consumer, Origin};
 use crate::report::{Diagnostic, Reporter, Totals, print_summary};
 use crate::runtime::ModuleVariant;
@@ -202,7 +204,7 @@ impl Tagger {
         Ok(())
     }
 
-    fn add_stats(&mut self, stats: &BatchStats) {
+    fn add_stats(&mut self, stats: &Counts) {
         let t = &mut self.totals;
         t.records_in += stats.records_in;
         t.records_out += stats.records_out;
