@@ -12,19 +12,21 @@
 //! evaluation would match (a property test holds it to that, `tests/fast_path.rs`).
 //! - Occurrences that are not the top-level key (a nested `additionalEventData.eventName`) only
 //!   add candidates; the parse then decides.
-//! - A key can be disguised only by a `\uXXXX` escape (pinned keys are restricted to characters
-//!   no shorter escape produces), so a record containing the bytes `\u` makes every pinned rule
-//!   a candidate.
+//! - A key can be disguised only by a `\uXXXX` escape of an ASCII character, `\u0000` to
+//!   `\u007F` (pinned keys are restricted to ASCII characters no shorter escape produces), so a
+//!   record containing `\u00` followed by `0`-`7` makes every pinned rule a candidate. Escapes of
+//!   other characters cannot disguise a key; Fluent Bit writes every non-ASCII character that
+//!   way, and such records would otherwise all be parsed.
 //! - A value that contains an escape, is not a string, or is not terminated makes every rule
 //!   pinned on that key a candidate.
 //!
 //! Two scanners find the occurrences, and a property test holds them to the same answer
 //! (this module's tests). Where SIMD is available (native code, WebAssembly with `simd128`)
-//! `memchr::memmem` makes one pass per key plus one for `\u`; each pass runs at several GB/s.
+//! `memchr::memmem` makes one pass per key plus one for `\u00`; each pass runs at several GB/s.
 //! Without SIMD (the portable module Fluent Bit's interpreter runs) those passes crawl, so
 //! [`scan_words`] makes a single pass eight bytes at a time, marking every `"` followed by the
 //! first byte of a pinned key, and every backslash; only records with a backslash get the extra
-//! `\u` pass. It is hand-written because no library finds several needles and a byte class in
+//! `\u00` pass. It is hand-written because no library finds several needles and a byte class in
 //! one pass without SIMD.
 
 use std::collections::HashMap;
@@ -91,7 +93,7 @@ impl Prefilter {
             scans,
             always,
             pinned,
-            escape: Finder::new(b"\\u").into_owned(),
+            escape: Finder::new(b"\\u00").into_owned(),
             first_bytes,
         }
     }
@@ -112,10 +114,17 @@ impl Prefilter {
         for scan in &self.scans {
             scan.collect(record, out);
         }
-        if !self.pinned.is_empty() && self.escape.find(record).is_some() {
+        if !self.pinned.is_empty() && self.has_ascii_escape(record) {
             out.extend_from_slice(&self.pinned);
         }
         sort_unique(out);
+    }
+
+    /// Whether `record` holds an escape of an ASCII character, `\u0000`..`\u007F`.
+    fn has_ascii_escape(&self, record: &[u8]) -> bool {
+        self.escape
+            .find_iter(record)
+            .any(|at| matches!(record.get(at + 4), Some(b'0'..=b'7')))
     }
 
     /// One pass of [`scan_words`]; a `\u` pass only if the record holds a backslash.
@@ -134,7 +143,7 @@ impl Prefilter {
                 }
             }
         });
-        if saw_backslash && !self.pinned.is_empty() && self.escape.find(record).is_some() {
+        if saw_backslash && !self.pinned.is_empty() && self.has_ascii_escape(record) {
             out.extend_from_slice(&self.pinned);
         }
         sort_unique(out);
@@ -413,6 +422,18 @@ mod tests {
         assert_eq!(
             candidates(r#"{"x":{"eventName":"CreateProfile"}}"#),
             [0, 2, 3]
+        );
+    }
+
+    #[test]
+    fn only_escapes_of_ascii_characters_can_disguise_a_key() {
+        assert_eq!(
+            candidates(r#"{"eventName":"ListProfiles","userAgent":"caf\u00e9 \u65e5"}"#),
+            [2, 3]
+        );
+        assert_eq!(
+            candidates(r#"{"eventName":"ListProfiles","x":"\u007e"}"#),
+            [0, 1, 2, 3]
         );
     }
 

@@ -108,7 +108,11 @@ fn json_string(s: &str, escapes: &[u8]) -> String {
 }
 
 fn text_strategy(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
-    prop_oneof![4 => proptest::sample::select(pool).prop_map(str::to_owned), 1 => "[a-zA-Z./_ -]{0,12}"]
+    prop_oneof![
+        4 => proptest::sample::select(pool).prop_map(str::to_owned),
+        1 => "[a-zA-Z./_ -]{0,12}",
+        1 => "[a-zéü日本/_ -]{0,8}",
+    ]
 }
 
 const SOURCES: &[&str] = &[

@@ -152,3 +152,42 @@ fn without_the_hooks_the_markers_are_only_data() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(trailtag_engine::lines(&output.stdout).count(), 6);
 }
+
+/// Fluent Bit does not replace an instance that trapped: it calls the same one with the next
+/// record. The module must recover by itself (plugin/src/state.rs, "Surviving a trap").
+#[test]
+fn the_same_instance_keeps_working_after_a_trap_as_fluent_bit_uses_it() {
+    use trailtag::guest::GuestFault;
+    use trailtag::runtime::{ModuleVariant, Runtime, RuntimeOptions};
+
+    let runtime = Runtime::embedded(ModuleVariant::Portable, &RuntimeOptions::default()).unwrap();
+    let mut guest = runtime.instantiate().unwrap();
+    guest
+        .configure(format!(r#"{{"fault_injection":{FAULTS}}}"#).as_bytes())
+        .unwrap();
+    let good = positive();
+    for round in 0..3 {
+        let trapped = guest.fluent_bit_filter(
+            b"cloudtrail",
+            br#"{"eventName":"CreateGroup","x":"FAULT-TRAP"}"#,
+            false,
+        );
+        assert!(
+            matches!(trapped, Err(GuestFault::Trap(_))),
+            "round {round}: {trapped:?}"
+        );
+        let answer = guest
+            .fluent_bit_filter(b"cloudtrail", good.as_bytes(), false)
+            .unwrap();
+        assert_eq!(
+            data::detection_ids(&answer),
+            ["roles_anywhere_activity", "roles_anywhere_profile_created"],
+            "round {round}"
+        );
+        let batch = guest.transform(format!("{good}\n").as_bytes()).unwrap();
+        assert_eq!(
+            batch.stats.tagged, 1,
+            "round {round}: the raw ABI recovers too"
+        );
+    }
+}

@@ -1,11 +1,23 @@
 //! The guest's state: one per module instance, living across calls.
 //!
-//! A WebAssembly instance is single-threaded, so the state sits in a `thread_local!` cell. It
-//! holds the compiled detector (built lazily from the built-in rules unless a host configures
-//! others), the options, and the buffers results are returned in: a host reads them after a call
-//! and they stay valid until the next call that writes them.
+//! A WebAssembly instance is single-threaded, so the state sits in a `thread_local!`. It holds
+//! the compiled detector (built lazily from the built-in rules unless a host configures others),
+//! the options, and the buffers results are returned in: a host reads them after a call and they
+//! stay valid until the next call that writes them.
+//!
+//! **Surviving a trap.** WebAssembly does not unwind: a call that traps (a stack overflow in
+//! WAMR's small interpreter stack, say) simply never returns, and Fluent Bit goes on calling the
+//! same instance. A `RefCell` would stay borrowed for ever and every later record would trap too
+//! (found in a real Fluent Bit). So the state is reached through [`with_state`], which marks the
+//! instance busy for the length of a call; finding it still busy on entry means the previous call
+//! trapped, and the half-written per-call buffers are reset before going on. The detector and
+//! options are only ever replaced whole, so they are intact.
+#![allow(
+    unsafe_code,
+    reason = "the instance's state outlives traps, which no safe cell does"
+)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 
 use serde::Deserialize;
 use trailtag_engine::{Detector, Options, RuleSource, Scratch};
@@ -34,13 +46,32 @@ pub struct State {
     pub error: Vec<u8>,
 }
 
-thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
+/// The state and whether a call is using it.
+#[derive(Default)]
+struct Instance {
+    state: UnsafeCell<State>,
+    busy: Cell<bool>,
 }
 
-/// Runs `f` with the instance's state.
+thread_local! {
+    static INSTANCE: Instance = Instance::default();
+}
+
+/// Runs `f` with the instance's state, first recovering from a call that trapped.
 pub fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
-    STATE.with(|cell| f(&mut cell.borrow_mut()))
+    INSTANCE.with(|instance| {
+        let interrupted = instance.busy.replace(true);
+        // SAFETY: an instance runs one call at a time (single-threaded, and no export calls
+        // another), and `busy` marks the call in progress: this is the only reference to the
+        // state while `f` runs. A call that trapped never returns to use its reference again.
+        let state = unsafe { &mut *instance.state.get() };
+        if interrupted {
+            state.recover_from_trap();
+        }
+        let result = f(state);
+        instance.busy.set(false);
+        result
+    })
 }
 
 /// The result buffers the raw ABI exposes.
@@ -189,6 +220,20 @@ impl State {
         }
     }
 
+    /// Resets what a call that trapped may have left half-written.
+    fn recover_from_trap(&mut self) {
+        self.output.clear();
+        self.unreadable.clear();
+        self.scratch = Scratch::default();
+        self.stats = match &self.detector {
+            Some(detector) => {
+                stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()))
+            }
+            None => Vec::new(),
+        };
+        self.error = b"the previous call trapped; per-call buffers were reset".to_vec();
+    }
+
     fn install(&mut self, detector: Detector) {
         self.rules = rules_document(&detector);
         self.stats = stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()));
@@ -257,4 +302,32 @@ pub fn stats_block(counts: &trailtag_engine::Counts) -> Vec<u8> {
 pub fn rules_document(detector: &Detector) -> Vec<u8> {
     let metas: Vec<_> = detector.rules().iter().map(|r| r.meta()).collect();
     serde_json::to_vec(&metas).unwrap_or_else(|_| b"[]".to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::panic,
+        reason = "a test fails by panicking"
+    )]
+    use super::*;
+
+    /// Natively a panic unwinds, but the state sees it exactly as it sees a trap: the call never
+    /// finished.
+    #[test]
+    fn a_call_that_never_returns_does_not_poison_the_next() {
+        with_state(|state| state.output.extend_from_slice(b"kept until the next call"));
+        let interrupted = std::panic::catch_unwind(|| {
+            with_state(|state| {
+                state.output.extend_from_slice(b"half-written");
+                panic!("a trap");
+            })
+        });
+        assert!(interrupted.is_err());
+        let after = with_state(|state| (state.output.clone(), state.error.clone()));
+        assert!(after.0.is_empty(), "the half-written output was reset");
+        assert!(String::from_utf8(after.1).unwrap().contains("trapped"));
+        assert_eq!(with_state(|state| state.transform(b"{}\n")), Status::Ok);
+    }
 }
