@@ -360,3 +360,38 @@ fn a_closed_pipe_is_not_an_error() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The progress bar shows on file input when stderr is a terminal (a pseudo-terminal from
+/// util-linux's `script`, part of every Debian system), and never otherwise.
+#[test]
+fn a_progress_bar_only_on_a_terminal() {
+    let file = data::corpus_files()[0].clone();
+    let command = format!(
+        "{} tag {} -o /dev/null --summary none",
+        env!("CARGO_BIN_EXE_trailtag"),
+        path(&file)
+    );
+    let terminal = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("util-linux `script` runs");
+    assert!(
+        terminal.status.success(),
+        "{}",
+        String::from_utf8_lossy(&terminal.stderr)
+    );
+    let shown = String::from_utf8_lossy(&terminal.stdout);
+    assert!(
+        shown.contains('█') && shown.contains("KiB"),
+        "no progress bar on the terminal: {shown:?}"
+    );
+    let piped = trailtag(
+        &["tag", "-o", "/dev/null", "--summary", "none", path(&file)],
+        b"",
+    );
+    assert!(
+        piped.stderr.is_empty(),
+        "stderr is not a terminal: {:?}",
+        piped.stderr
+    );
+}
