@@ -158,54 +158,94 @@ fn sort_unique(out: &mut Vec<u32>) {
 }
 
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 fn broadcast(byte: u8) -> u64 {
     LOW_BITS * u64::from(byte)
 }
 
-/// The high bit of each byte of `x` that equals the byte broadcast in `pattern`, exactly.
-fn equal_bytes(x: u64, pattern: u64) -> u64 {
-    let y = x ^ pattern;
-    !(((y & SEVEN_BITS) + SEVEN_BITS) | y | SEVEN_BITS)
+/// Marks (high bit) every zero byte of `y`; may also mark a byte just above a zero byte, never
+/// misses one. Callers verify every mark, so the cheaper, inexact form is enough.
+#[inline(always)]
+fn zero_bytes(y: u64) -> u64 {
+    y.wrapping_sub(LOW_BITS) & !y & HIGH_BITS
+}
+
+/// The first and the last eight bytes of a nine-byte window: a word and the word one byte on.
+#[inline(always)]
+fn words_of(window: &[u8]) -> (u64, u64) {
+    match (window.first_chunk::<8>(), window.last_chunk::<8>()) {
+        (Some(word), Some(next)) => (u64::from_le_bytes(*word), u64::from_le_bytes(*next)),
+        _ => (0, 0),
+    }
+}
+
+/// Marks the bytes of `word` that are a quote followed (in `next`) by one of `firsts`.
+#[inline(always)]
+fn quote_pairs<const N: usize>(word: u64, next: u64, firsts: &[u64; N]) -> u64 {
+    let quotes = word ^ broadcast(b'"');
+    firsts.iter().fold(0, |marks, &first| {
+        marks | zero_bytes(quotes | (next ^ first))
+    })
+}
+
+/// Calls `hit` with the index of every marked byte of the word at `base`.
+#[inline(never)]
+fn report(mut marks: u64, base: usize, hit: &mut impl FnMut(usize)) {
+    while marks != 0 {
+        hit(base + (marks.trailing_zeros() / 8) as usize);
+        marks &= marks - 1;
+    }
 }
 
 /// One pass over `record`, eight bytes at a time: calls `quote_followed_by` with the index of
-/// every `"` whose next byte is one of `first_bytes` (broadcast words), in order, and returns
-/// whether the record contains a backslash.
+/// every `"` whose next byte is one of `first_bytes` (broadcast words), in order (and possibly
+/// with a few other indexes, which the caller's verification discards), and returns whether the
+/// record may contain a backslash (it surely does not when this returns false).
+///
+/// Each step loads the word at `i` and the word at `i + 1`: a byte of `(word ^ "") | (next ^ f)`
+/// is zero exactly where a quote is followed by `f`, so one zero test finds the pairs. The loop
+/// is straight-line code (in WebAssembly a call per word, or a local array, costs more than the
+/// scan itself); only the rare words with a mark leave it.
 pub fn scan_words(
     record: &[u8],
     first_bytes: &[u64],
+    quote_followed_by: impl FnMut(usize),
+) -> bool {
+    // A fixed number of first bytes, so that the per-word test unrolls (a loop inside the loop
+    // doubled its cost).
+    match *first_bytes {
+        [] => scan_words_for(record, &[], quote_followed_by),
+        [a] => scan_words_for(record, &[a], quote_followed_by),
+        [a, b] => scan_words_for(record, &[a, b], quote_followed_by),
+        [a, b, c, ..] => scan_words_for(record, &[a, b, c], quote_followed_by),
+    }
+}
+
+fn scan_words_for<const N: usize>(
+    record: &[u8],
+    firsts: &[u64; N],
     mut quote_followed_by: impl FnMut(usize),
 ) -> bool {
-    let (quote, backslash) = (broadcast(b'"'), broadcast(b'\\'));
-    let (mut carry, mut backslashes) = (0u64, 0u64);
-    let mut visit = |x: u64, base: usize| {
-        let quotes = equal_bytes(x, quote);
-        let firsts = first_bytes.iter().fold(0, |m, &b| m | equal_bytes(x, b));
-        backslashes |= equal_bytes(x, backslash);
-        let mut pairs = ((quotes << 8) | carry) & firsts;
-        carry = quotes >> 56;
-        while pairs != 0 {
-            let byte = (pairs.trailing_zeros() / 8) as usize;
-            quote_followed_by(base + byte - 1);
-            pairs &= pairs - 1;
+    let backslash = broadcast(b'\\');
+    let mut backslashes = 0u64;
+    let mut at = 0;
+    while let Some(window) = record.get(at..at + 9) {
+        let (word, next) = words_of(window);
+        backslashes |= zero_bytes(word ^ backslash);
+        let marks = quote_pairs(word, next, firsts);
+        if marks != 0 {
+            report(marks, at, &mut quote_followed_by);
         }
-    };
-    let mut words = record.chunks_exact(8);
-    let mut base = 0;
-    for word in words.by_ref() {
-        visit(
-            u64::from_le_bytes([
-                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-            ]),
-            base,
-        );
-        base += 8;
+        at += 8;
     }
-    let mut tail = [0u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    visit(u64::from_le_bytes(tail), base);
+    // The last 1 to 8 bytes, padded with zeros (a zero byte is neither a quote, a backslash nor
+    // the first byte of a key).
+    let mut tail = [0u8; 9];
+    tail[..record.len() - at].copy_from_slice(&record[at..]);
+    let (word, next) = words_of(&tail);
+    backslashes |= zero_bytes(word ^ backslash);
+    report(quote_pairs(word, next, firsts), at, &mut quote_followed_by);
     backslashes != 0
 }
 
