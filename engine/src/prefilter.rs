@@ -51,6 +51,9 @@ pub(crate) struct Prefilter {
     escape: Finder<'static>,
     /// Distinct first bytes of the pinned keys, broadcast to every byte of a word.
     first_bytes: Vec<u64>,
+    /// `"` and the prefix every pinned key shares (`"event` for `eventName` and `eventSource`),
+    /// when there are several keys and the prefix is long enough to be rare: one pass finds them all.
+    shared_prefix: Option<Finder<'static>>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,12 +92,14 @@ impl Prefilter {
             .collect();
         first_bytes.sort_unstable();
         first_bytes.dedup();
+        let shared_prefix = shared_prefix(&scans);
         Self {
             scans,
             always,
             pinned,
             escape: Finder::new(b"\\u00").into_owned(),
             first_bytes,
+            shared_prefix,
         }
     }
 
@@ -107,14 +112,24 @@ impl Prefilter {
         }
     }
 
-    /// One `memchr::memmem` pass per pinned key, one for `\u`.
+    /// `memchr::memmem`: one pass for the keys' shared prefix (or one per key), one `memchr`
+    /// for a backslash, and the `\u00` pass only when there is one.
     pub fn candidates_by_memmem(&self, record: &[u8], out: &mut Vec<u32>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        for scan in &self.scans {
-            scan.collect(record, out);
+        match &self.shared_prefix {
+            Some(prefix) if self.scans.len() <= 64 => {
+                let mut unclear = 0u64;
+                for quote in prefix.find_iter(record) {
+                    self.collect_key_at(record, quote, &mut unclear, out);
+                }
+            }
+            _ => self.scans.iter().for_each(|scan| scan.collect(record, out)),
         }
-        if !self.pinned.is_empty() && self.has_ascii_escape(record) {
+        if !self.pinned.is_empty()
+            && memchr::memchr(b'\\', record).is_some()
+            && self.has_ascii_escape(record)
+        {
             out.extend_from_slice(&self.pinned);
         }
         sort_unique(out);
@@ -127,7 +142,7 @@ impl Prefilter {
             .any(|at| matches!(record.get(at + 4), Some(b'0'..=b'7')))
     }
 
-    /// One pass of [`scan_words`]; a `\u` pass only if the record holds a backslash.
+    /// One pass of [`scan_words`]; the `\u00` pass only if the record holds a backslash.
     pub fn candidates_by_words(&self, record: &[u8], out: &mut Vec<u32>) {
         if self.first_bytes.len() > MAX_WORD_SCAN_FIRST_BYTES || self.scans.len() > 64 {
             return self.candidates_by_memmem(record, out);
@@ -136,18 +151,44 @@ impl Prefilter {
         out.extend_from_slice(&self.always);
         let mut unclear = 0u64;
         let saw_backslash = scan_words(record, &self.first_bytes, |quote| {
-            for (i, scan) in self.scans.iter().enumerate() {
-                let needle = scan.quoted_key.needle();
-                if unclear & (1 << i) == 0 && record[quote..].starts_with(needle) {
-                    unclear |= u64::from(!scan.collect_at(record, quote + needle.len(), out)) << i;
-                }
-            }
+            self.collect_key_at(record, quote, &mut unclear, out)
         });
         if saw_backslash && !self.pinned.is_empty() && self.has_ascii_escape(record) {
             out.extend_from_slice(&self.pinned);
         }
         sort_unique(out);
     }
+
+    /// If a pinned key starts at the `"` at `quote`, adds the rules its value selects. `unclear`
+    /// has a bit per key whose rules were all added already (at most 64 keys).
+    fn collect_key_at(&self, record: &[u8], quote: usize, unclear: &mut u64, out: &mut Vec<u32>) {
+        for (i, scan) in self.scans.iter().enumerate() {
+            let needle = scan.quoted_key.needle();
+            if *unclear & (1 << i) == 0 && record[quote..].starts_with(needle) {
+                *unclear |= u64::from(!scan.collect_at(record, quote + needle.len(), out)) << i;
+            }
+        }
+    }
+}
+
+/// The finder for `"` + the prefix all keys share, when there are several keys and the prefix
+/// has at least three bytes.
+fn shared_prefix(scans: &[KeyScan]) -> Option<Finder<'static>> {
+    let (first, rest) = scans.split_first()?;
+    if rest.is_empty() {
+        return None;
+    }
+    let shared = rest.iter().fold(first.key.len(), |len, scan| {
+        first
+            .key
+            .bytes()
+            .zip(scan.key.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    (shared >= 3)
+        .then(|| Finder::new(format!("\"{}", &first.key[..shared]).as_bytes()).into_owned())
 }
 
 fn sort_unique(out: &mut Vec<u32>) {
