@@ -220,7 +220,10 @@ impl Splitter {
             b']' if self.framing == Framing::RecordsArray => self.state = State::After,
             _ => {
                 self.state = State::Value;
-                self.scalar = !matches!(byte, b'{' | b'[' | b'"');
+                // A stray `}` or `]` is read like a container, so it becomes a one-byte record
+                // (unreadable downstream, not lost). As a scalar it would end itself before
+                // being consumed, and the splitter would emit empty records forever.
+                self.scalar = !matches!(byte, b'{' | b'[' | b'"' | b'}' | b']');
                 self.depth = 0;
                 return self.value(chunk, i, emit);
             }
