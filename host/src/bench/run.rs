@@ -26,7 +26,8 @@ pub struct RunArgs {
     /// Leave out `trailtag tag` end to end.
     #[arg(long)]
     pub no_cli: bool,
-    /// Runs of each measurement; the median (by time) is reported.
+    /// Rounds; each runs every measurement once. The median run (by time) is reported, and the
+    /// median within-round ratio to the native engine.
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// Print JSON lines instead of a table.
@@ -34,39 +35,105 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+/// One measurement of the table: a mode of the engine or the CLI, with a rule set.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Measure(Mode, Ruleset),
+    Cli(Ruleset),
+}
+
+/// A row of the table: the median run and its throughput relative to the native engine's.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    #[serde(flatten)]
+    median: Measurement,
+    /// Median over rounds of this run's throughput divided by the native engine's in the same
+    /// round (the ratio a noisy machine distorts least).
+    vs_native: Option<f64>,
+}
+
 /// Runs the benchmark and prints the results.
+///
+/// The measurements are interleaved: each round runs every job once, so that a burst of load
+/// from other tenants of the machine falls on all of them alike, and ratios are taken within a
+/// round.
 pub fn run(args: &RunArgs) -> Result<()> {
     let exe = std::env::current_exe().context("locating the trailtag executable")?;
-    let mut results = Vec::new();
-    for &ruleset in &args.rulesets {
-        for &mode in &args.modes {
-            results.push(median(args.repeat, || {
-                spawn_measure(&exe, mode, ruleset, &args.file)
-            })?);
-        }
-        if !args.no_cli {
-            results.push(median(args.repeat, || {
-                spawn_cli(&exe, ruleset, &args.file)
-            })?);
+    let jobs = jobs(args);
+    let mut runs: Vec<Vec<Measurement>> = jobs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..args.repeat.max(1) {
+        for (job, runs) in jobs.iter().zip(&mut runs) {
+            runs.push(match *job {
+                Job::Measure(mode, ruleset) => spawn_measure(&exe, mode, ruleset, &args.file)?,
+                Job::Cli(ruleset) => spawn_cli(&exe, ruleset, &args.file)?,
+            });
         }
     }
+    let rows = rows(&jobs, runs);
     let mut out = io::stdout().lock();
     if args.json {
-        for result in &results {
-            writeln!(out, "{}", serde_json::to_string(result)?)?;
+        for row in &rows {
+            writeln!(out, "{}", serde_json::to_string(row)?)?;
         }
     } else {
-        write_table(&mut out, &args.file, &results)?;
+        write_table(&mut out, &args.file, &rows)?;
     }
     Ok(())
 }
 
-fn median(repeat: usize, mut f: impl FnMut() -> Result<Measurement>) -> Result<Measurement> {
-    let mut runs = (0..repeat.max(1))
-        .map(|_| f())
-        .collect::<Result<Vec<_>>>()?;
+fn jobs(args: &RunArgs) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for &ruleset in &args.rulesets {
+        jobs.extend(args.modes.iter().map(|&mode| Job::Measure(mode, ruleset)));
+        if !args.no_cli {
+            jobs.push(Job::Cli(ruleset));
+        }
+    }
+    jobs
+}
+
+/// The median run of each job (by time), with its ratio to the native engine on the same rules.
+fn rows(jobs: &[Job], runs: Vec<Vec<Measurement>>) -> Vec<Row> {
+    let ruleset = |job: &Job| match *job {
+        Job::Measure(_, ruleset) | Job::Cli(ruleset) => ruleset,
+    };
+    let native_seconds: Vec<Option<Vec<f64>>> = jobs
+        .iter()
+        .map(|job| {
+            let native = jobs.iter().position(
+                |other| matches!(other, Job::Measure(Mode::Native, r) if *r == ruleset(job)),
+            )?;
+            Some(runs[native].iter().map(|m| m.seconds).collect())
+        })
+        .collect();
+    runs.into_iter()
+        .zip(native_seconds)
+        .map(|(job_runs, native)| {
+            let vs_native = native.map(|native| {
+                median_f64(
+                    job_runs
+                        .iter()
+                        .zip(native)
+                        .map(|(m, native)| native / m.seconds.max(f64::MIN_POSITIVE))
+                        .collect(),
+                )
+            });
+            Row {
+                median: median_run(job_runs),
+                vs_native,
+            }
+        })
+        .collect()
+}
+
+fn median_run(mut runs: Vec<Measurement>) -> Measurement {
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
-    Ok(runs.swap_remove(runs.len() / 2))
+    runs.swap_remove(runs.len() / 2)
+}
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn spawn_measure(exe: &Path, mode: Mode, ruleset: Ruleset, file: &Path) -> Result<Measurement> {
@@ -150,8 +217,8 @@ fn mib(bytes: Option<u64>) -> String {
     )
 }
 
-fn write_table(out: &mut impl Write, file: &Path, results: &[Measurement]) -> io::Result<()> {
-    let first = results.first();
+fn write_table(out: &mut impl Write, file: &Path, rows: &[Row]) -> io::Result<()> {
+    let first = rows.first().map(|row| &row.median);
     let (bytes, records) = first.map_or((0, 0), |m| (m.bytes, m.records));
     writeln!(
         out,
@@ -161,13 +228,25 @@ fn write_table(out: &mut impl Write, file: &Path, results: &[Measurement]) -> io
     )?;
     writeln!(
         out,
-        "{:<32} {:<22} {:>9} {:>12} {:>9} {:>9} {:>8} {:>8}",
-        "what", "rules", "MB/s", "records/s", "peak RSS", "guest mem", "tagged", "setup s"
+        "{:<32} {:<22} {:>9} {:>12} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "what",
+        "rules",
+        "MB/s",
+        "records/s",
+        "peak RSS",
+        "guest mem",
+        "tagged",
+        "setup s",
+        "÷ native"
     )?;
-    for m in results {
+    for Row {
+        median: m,
+        vs_native,
+    } in rows
+    {
         writeln!(
             out,
-            "{:<32} {:<22} {:>9.0} {:>12.0} {:>9} {:>9} {:>8} {:>8.2}",
+            "{:<32} {:<22} {:>9.0} {:>12.0} {:>9} {:>9} {:>8} {:>8.2} {:>9}",
             m.what,
             m.ruleset,
             m.mb_per_second(),
@@ -175,7 +254,8 @@ fn write_table(out: &mut impl Write, file: &Path, results: &[Measurement]) -> io
             mib(m.peak_rss_bytes),
             mib(m.guest_memory_bytes),
             m.tagged,
-            m.setup_seconds
+            m.setup_seconds,
+            vs_native.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
         )?;
     }
     Ok(())
