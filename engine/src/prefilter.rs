@@ -22,7 +22,9 @@
 //!
 //! Two scanners find the occurrences, and a property test holds them to the same answer
 //! (this module's tests). Where SIMD is available (native code, WebAssembly with `simd128`)
-//! `memchr::memmem` makes one pass per key plus one for `\u00`; each pass runs at several GB/s.
+//! `memchr::memmem` makes one pass for the prefix the pinned keys share (`"event`; one pass per
+//! key when they share none), one `memchr` for a backslash and, only if there is one, a pass for
+//! `\u00`; each pass runs at several GB/s.
 //! Without SIMD (the portable module Fluent Bit's interpreter runs) those passes crawl, so
 //! [`scan_words`] makes a single pass eight bytes at a time, marking every `"` followed by the
 //! first byte of a pinned key, and every backslash; only records with a backslash get the extra
@@ -36,10 +38,10 @@ use memchr::memmem::Finder;
 use crate::condition::Pin;
 use crate::scan::skip_ws;
 
-/// Keys preferred for indexing, most selective first.
 /// The word scanner handles up to this many distinct first bytes of pinned keys.
 const MAX_WORD_SCAN_FIRST_BYTES: usize = 3;
 
+/// Keys preferred for indexing, most selective first.
 const PREFERRED_KEYS: [&str; 2] = ["eventName", "eventSource"];
 
 /// The compiled index over all rules.

@@ -395,3 +395,30 @@ fn a_progress_bar_only_on_a_terminal() {
         piped.stderr
     );
 }
+
+/// Line numbers in diagnostics run on across batches (the host advances them by the lines each
+/// batch held), with either ABI, blank lines included.
+#[test]
+fn reported_line_numbers_count_across_batches() {
+    let mut input = String::new();
+    for line in 1..=40 {
+        match line {
+            21 => input.push('\n'),
+            _ if line % 7 == 0 => input.push_str("not json\n"),
+            _ => input.push_str("{\"eventName\":\"X\"}\n"),
+        }
+    }
+    for abi in ["raw", "fluent-bit"] {
+        let run = trailtag(
+            &["tag", "--batch-size", "100", "--abi", abi],
+            input.as_bytes(),
+        );
+        let reported: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter_map(|l| l.split_once("-:line "))
+            .filter_map(|(_, rest)| rest.split(':').next())
+            .collect();
+        assert_eq!(reported, ["7", "14", "28", "35"], "{abi}: {}", run.stderr);
+    }
+}

@@ -225,18 +225,13 @@ impl State {
         self.output.clear();
         self.unreadable.clear();
         self.scratch = Scratch::default();
-        self.stats = match &self.detector {
-            Some(detector) => {
-                stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()))
-            }
-            None => Vec::new(),
-        };
+        self.stats = self.detector.as_ref().map_or_else(Vec::new, zero_stats);
         self.error = b"the previous call trapped; per-call buffers were reset".to_vec();
     }
 
     fn install(&mut self, detector: Detector) {
         self.rules = rules_document(&detector);
-        self.stats = stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()));
+        self.stats = zero_stats(&detector);
         self.detector = Some(detector);
     }
 
@@ -283,6 +278,11 @@ impl State {
         }
         Status::Ok
     }
+}
+
+/// The statistics block of a call that has counted nothing yet.
+fn zero_stats(detector: &Detector) -> Vec<u8> {
+    stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()))
 }
 
 /// The statistics block: see [`crate::contract::stats`].

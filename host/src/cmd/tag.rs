@@ -109,12 +109,6 @@ impl Batch {
             .zip(0..)
             .map(|(line, i)| (line, self.first.advanced(i)))
     }
-
-    /// The origin of the record after the batch's last.
-    fn next(&self) -> Origin {
-        self.first
-            .advanced(memchr::memchr_iter(b'\n', &self.bytes).count() as u64)
-    }
 }
 
 struct Tagger {
@@ -160,11 +154,11 @@ impl Tagger {
 
     fn flush(&mut self) -> io::Result<()> {
         if !self.batch.bytes.is_empty() {
-            match self.abi {
+            let lines = match self.abi {
                 Abi::Raw => self.flush_raw()?,
                 Abi::FluentBit => self.flush_fluent_bit()?,
-            }
-            self.batch.first = self.batch.next();
+            };
+            self.batch.first = self.batch.first.advanced(lines);
             self.batch.bytes.clear();
         }
         self.reporter
@@ -172,13 +166,18 @@ impl Tagger {
         Ok(())
     }
 
-    fn flush_raw(&mut self) -> io::Result<()> {
+    /// Sends the batch through the batch ABI; returns its number of lines (the guest counts
+    /// them: every line is a record or a blank line).
+    fn flush_raw(&mut self) -> io::Result<u64> {
         match self
             .session
             .transform(&self.batch.bytes)
             .map_err(io::Error::other)?
         {
-            Ok(output) => self.accept(&output, self.batch.first, &Arc::clone(&self.batch.input)),
+            Ok(output) => {
+                self.accept(&output, self.batch.first, &Arc::clone(&self.batch.input))?;
+                Ok(output.stats.records_in + output.stats.blank)
+            }
             Err(fault) => {
                 let message = format!(
                     "{}: the guest failed on a batch ({fault}); retrying its records one by one",
@@ -220,10 +219,12 @@ impl Tagger {
     }
 
     /// Sends each record of the failed batch alone; a record the guest fails on again is
-    /// written unchanged and reported.
-    fn isolate(&mut self) -> io::Result<()> {
+    /// written unchanged and reported. Returns the batch's number of lines.
+    fn isolate(&mut self) -> io::Result<u64> {
         let batch = std::mem::replace(&mut self.batch, Batch::new(Arc::from(""), Origin::Line(1)));
+        let mut lines = 0;
         let result = batch.lines().try_for_each(|(line, origin)| {
+            lines += 1;
             let mut single = Vec::with_capacity(line.len() + 1);
             single.extend_from_slice(line);
             single.push(b'\n');
@@ -233,7 +234,7 @@ impl Tagger {
             }
         });
         self.batch = batch;
-        result
+        result.map(|()| lines)
     }
 
     /// A record the guest failed on is written unchanged, even with `--only-matches`: it was not
@@ -256,13 +257,16 @@ impl Tagger {
         Ok(())
     }
 
-    fn flush_fluent_bit(&mut self) -> io::Result<()> {
+    /// Sends the batch's lines one by one through the Fluent Bit ABI; returns how many.
+    fn flush_fluent_bit(&mut self) -> io::Result<u64> {
         let batch = std::mem::replace(&mut self.batch, Batch::new(Arc::from(""), Origin::Line(1)));
-        let result = batch
-            .lines()
-            .try_for_each(|(line, origin)| self.fluent_bit_record(line, &batch.input, origin));
+        let mut lines = 0;
+        let result = batch.lines().try_for_each(|(line, origin)| {
+            lines += 1;
+            self.fluent_bit_record(line, &batch.input, origin)
+        });
         self.batch = batch;
-        result
+        result.map(|()| lines)
     }
 
     fn fluent_bit_record(&mut self, line: &[u8], input: &str, origin: Origin) -> io::Result<()> {
