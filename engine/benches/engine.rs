@@ -97,6 +97,7 @@ fn batches(c: &mut Criterion) {
         let options = Options {
             only_matches: false,
             validate,
+            ..Options::default()
         };
         let mut scratch = Scratch::default();
         let mut out = Vec::with_capacity(batch.len() * 2);

@@ -1,11 +1,13 @@
-//! The tag's `context`: the fields an analyst looks at first, copied out of the record.
+//! The context of a finding: the fields an analyst looks at first, copied out of the record.
 //!
-//! Every tag carries the base fields of [`BASE_CONTEXT`] (who, from where, with what). Each rule
-//! may add its own (`[rule.context]` in its file), such as the role ARNs of a new Roles Anywhere
-//! profile. A field takes the first of its paths whose value is present, not null and not the
-//! empty string, copied as JSON; a field with no such value is left out unless the rule gives a
-//! default (the trust-anchor rule says `"unknown"` when no source type is recorded).
+//! Every finding carries the base fields of [`BASE_CONTEXT`] (who, from where, with what). Each
+//! rule may add its own (`[rule.context]` in a native rule file), such as the role ARNs of a new
+//! Roles Anywhere profile. A field takes the first of its paths whose value is present, not null
+//! and not the empty string, copied as JSON; a field with no such value is left out unless the
+//! rule gives a default (the trust-anchor rule says `"unknown"` when no source type is recorded).
+//! Values are read through the [`Document`] interface, like the rules' own tests.
 
+use crate::document::{Document, first_value_json};
 use crate::json::Json;
 use crate::path::FieldPath;
 
@@ -31,14 +33,15 @@ pub const BASE_CONTEXT: &[(&str, &[&str])] = &[
 ];
 
 /// One named context field.
-#[derive(Debug, Clone)]
-pub(crate) struct ContextField {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextField {
     name: String,
     paths: Vec<FieldPath>,
     default: Option<String>,
 }
 
 impl ContextField {
+    /// A field named `name`, taken from the first of `paths` with a value, else `default`.
     pub fn new(name: &str, paths: Vec<FieldPath>, default: Option<String>) -> Self {
         Self {
             name: name.to_owned(),
@@ -47,10 +50,12 @@ impl ContextField {
         }
     }
 
+    /// The field's name in the finding.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The base fields, in order.
     pub fn base() -> Vec<ContextField> {
         BASE_CONTEXT
             .iter()
@@ -64,26 +69,22 @@ impl ContextField {
             .collect()
     }
 
-    /// Appends `"name":value` (with a leading comma unless `first`); returns whether it wrote.
-    pub fn write(&self, record: &Json<'_>, out: &mut Vec<u8>, first: bool) -> bool {
-        let value = self
+    /// Appends the field's value as JSON text to `out`; returns whether there was one.
+    pub fn write_value(&self, document: &dyn Document, out: &mut Vec<u8>) -> bool {
+        let found = self
             .paths
             .iter()
-            .find_map(|p| p.resolve(record).filter(|v| is_informative(v)));
-        if value.is_none() && self.default.is_none() {
-            return false;
+            .any(|path| first_value_json(document, path, is_informative, out));
+        if found {
+            return true;
         }
-        if !first {
-            out.push(b',');
+        match &self.default {
+            Some(default) => {
+                write_json_string(default, out);
+                true
+            }
+            None => false,
         }
-        write_json_string(&self.name, out);
-        out.push(b':');
-        match (value, &self.default) {
-            (Some(v), _) => v.to_json_bytes(out),
-            (None, Some(default)) => write_json_string(default, out),
-            (None, None) => {}
-        }
-        true
     }
 }
 
@@ -92,7 +93,7 @@ fn is_informative(value: &Json<'_>) -> bool {
 }
 
 /// Writes `s` as a JSON string.
-pub(crate) fn write_json_string(s: &str, out: &mut Vec<u8>) {
+pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
     // Serialising a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(out, s);
 }

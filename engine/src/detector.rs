@@ -1,39 +1,25 @@
 //! The compiled rule set and the per-record decision.
 //!
-//! [`Detector`] is built once from rule sources ([`DetectorBuilder`]); every configuration
-//! mistake surfaces there. Afterwards [`Detector::tag_record`] decides one record: the cheap
-//! scan ([`crate::prefilter`]) rules most records out without parsing them; candidates are parsed
-//! once and only their candidate rules evaluated; a match is spliced into the original bytes.
-//! [`Detector::tag_record_exhaustively`] is the reference: parse everything, evaluate every rule.
-//! Both must give the same output for every input (see `tests/fast_path.rs`).
+//! [`Detector`] is built once from rule sources ([`DetectorBuilder`]): each source goes through
+//! its front end, each condition through the optimiser, and the pins of the optimised
+//! conditions index the cheap scan. Every configuration mistake surfaces there. Afterwards
+//! [`Detector::detect`] decides one record: the scan rules most records out without parsing
+//! them; candidates are parsed once and only their candidate rules evaluated; the [`Findings`]
+//! (which rules matched, the context values, a tag the record arrived with) are left in the
+//! caller's [`Scratch`] for a writer. [`Detector::detect_exhaustively`] is the reference: parse
+//! everything, evaluate every rule. Both must give the same findings for every input
+//! (`tests/fast_path.rs`).
 
-use crate::builtin;
-use crate::condition::Pin;
 use crate::context::ContextField;
 use crate::error::{Error, RuleError, RuleErrorKind};
+use crate::findings::{Detection, Findings, Reason, TAG_KEY, Unreadable, classify};
+use crate::frontend::{self, RuleSource, builtin};
+use crate::ir::Expr;
+use crate::ir::optimise::optimise;
+use crate::ir::pins::Need;
 use crate::json::Json;
-use crate::prefilter::Prefilter;
-use crate::rule::{Example, Rule, compile_rule_file};
-use crate::tag::{TAG_KEY, splice, write_tag};
-
-/// A rule file handed to the loader: a name for messages (usually the file name) and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleSource {
-    /// Shown in error messages; its extension selects the format.
-    pub name: String,
-    /// The file's contents.
-    pub text: String,
-}
-
-impl RuleSource {
-    /// A source from a name and text.
-    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            text: text.into(),
-        }
-    }
-}
+use crate::rule::{Example, Rule};
+use crate::scan::prefilter::Prefilter;
 
 /// Per-record processing options.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +29,10 @@ pub struct Options {
     /// Fully validate records the cheap scan rules out, so that malformed JSON among them is
     /// counted as unreadable. Costs a parse of every record; off by default.
     pub validate: bool,
+    /// Leave a `trailtag` member that a record arrived with in place when the record matches
+    /// nothing (for chained deployments). By default such members are removed, so that a tag
+    /// downstream always means that this pass wrote it.
+    pub keep_foreign_tags: bool,
 }
 
 /// What happened to one record.
@@ -52,28 +42,31 @@ pub enum Verdict {
     Skipped,
     /// The record was parsed and evaluated; no rule matched.
     NoMatch,
-    /// The record matched; the tagged bytes were written, the rules are in [`Scratch::matched`].
+    /// At least one rule matched; the rules are in [`Scratch::matched`].
     Tagged,
     /// The record is not a JSON object the engine can read; it passes through unchanged.
-    Unreadable(String),
+    Unreadable(Unreadable),
 }
 
-/// Reusable per-caller buffers, so that deciding a record allocates nothing in the common case.
+/// Reusable per-caller buffers, so that deciding a record allocates nothing in the common case,
+/// and the findings of the last record decided.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     candidates: Vec<u32>,
-    matched: Vec<u32>,
+    findings: Findings,
 }
 
 impl Scratch {
-    /// Indexes (into [`Detector::rules`]) of the rules the last tagged record matched.
+    /// Indexes (into [`Detector::rules`]) of the rules the last record matched.
     pub fn matched(&self) -> &[u32] {
-        &self.matched
+        self.findings.matched()
+    }
+
+    /// Everything found in the last record decided.
+    pub fn findings(&self) -> &Findings {
+        &self.findings
     }
 }
-
-/// The reason given for a line that is not a JSON object.
-pub const NOT_AN_OBJECT: &str = "not a JSON object";
 
 /// A compiled set of rules.
 #[derive(Debug, Clone)]
@@ -87,6 +80,7 @@ pub struct Detector {
 #[derive(Debug, Clone)]
 pub struct DetectorBuilder {
     builtin: bool,
+    optimise: bool,
     sources: Vec<RuleSource>,
 }
 
@@ -94,6 +88,7 @@ impl Default for DetectorBuilder {
     fn default() -> Self {
         Self {
             builtin: true,
+            optimise: true,
             sources: Vec::new(),
         }
     }
@@ -108,6 +103,13 @@ impl DetectorBuilder {
     /// Whether to include the built-in rules (default: yes).
     pub fn builtin(mut self, include: bool) -> Self {
         self.builtin = include;
+        self
+    }
+
+    /// Whether to optimise the rules' conditions (default: yes). Off, rules run as written:
+    /// tests compare both forms.
+    pub fn optimise(mut self, optimise: bool) -> Self {
+        self.optimise = optimise;
         self
     }
 
@@ -133,9 +135,8 @@ impl DetectorBuilder {
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         for source in builtin.iter().chain(&self.sources) {
-            match compile_source(source) {
-                Ok(Some(rule)) => rules.push(rule),
-                Ok(None) => {}
+            match frontend::compile(source) {
+                Ok(compiled) => rules.extend(compiled),
                 Err(mut e) => errors.append(&mut e),
             }
         }
@@ -143,25 +144,12 @@ impl DetectorBuilder {
         if !errors.is_empty() {
             return Err(Error::Rules(errors));
         }
+        if self.optimise {
+            for rule in &mut rules {
+                rule.condition = optimise(std::mem::replace(&mut rule.condition, Expr::always()));
+            }
+        }
         Ok(Detector::from_rules(rules))
-    }
-}
-
-fn compile_source(source: &RuleSource) -> Result<Option<Rule>, Vec<RuleError>> {
-    let extension = source
-        .name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("toml") => compile_rule_file(&source.name, &source.text),
-        _ => Err(vec![RuleError {
-            file: source.name.clone(),
-            line: 1,
-            column: 1,
-            rule_id: None,
-            kind: RuleErrorKind::Unsupported,
-            message: "not a rule file this build reads (native rules are .toml files)".into(),
-        }]),
     }
 }
 
@@ -194,11 +182,11 @@ impl Detector {
     }
 
     fn from_rules(rules: Vec<Rule>) -> Self {
-        let pins: Vec<Vec<Pin>> = rules.iter().map(|r| r.condition.pins()).collect();
+        let needs: Vec<Need> = rules.iter().map(|r| Need::of(&r.condition)).collect();
         Self {
             rules,
             base_context: ContextField::base(),
-            prefilter: Prefilter::new(&pins),
+            prefilter: Prefilter::new(&needs, Some(TAG_KEY)),
         }
     }
 
@@ -213,71 +201,83 @@ impl Detector {
         &self.rules
     }
 
-    /// Decides one record; on [`Verdict::Tagged`] the tagged record has been appended to `out`.
-    /// On any other verdict `out` is untouched and the record passes through as it is.
-    pub fn tag_record(
-        &self,
-        record: &[u8],
-        options: &Options,
-        scratch: &mut Scratch,
-        out: &mut Vec<u8>,
-    ) -> Verdict {
+    /// What the last record decided with `scratch` produced, as writers read it.
+    pub fn detection<'a>(&'a self, scratch: &'a Scratch) -> Detection<'a> {
+        Detection::new(&self.rules, &scratch.findings)
+    }
+
+    /// Decides one record; its findings are left in `scratch`.
+    pub fn detect(&self, record: &[u8], options: &Options, scratch: &mut Scratch) -> Verdict {
+        scratch.findings.clear();
         if !looks_like_object(record) {
-            return Verdict::Unreadable(NOT_AN_OBJECT.to_owned());
+            return Verdict::Unreadable(Unreadable::new(Reason::NotAnObject));
         }
-        self.prefilter.candidates(record, &mut scratch.candidates);
-        if scratch.candidates.is_empty() {
+        let facts = self.prefilter.candidates(record, &mut scratch.candidates);
+        let inspect_tags = facts.may_hold_tag_key && !options.keep_foreign_tags;
+        if scratch.candidates.is_empty() && !inspect_tags {
             return match options.validate {
                 true => validate(record),
                 false => Verdict::Skipped,
             };
         }
         let candidates = std::mem::take(&mut scratch.candidates);
-        let verdict = self.evaluate(record, candidates.iter().map(|&i| i as usize), scratch, out);
+        let verdict = self.evaluate(record, &candidates, options, &mut scratch.findings);
         scratch.candidates = candidates;
         verdict
     }
 
-    /// The reference decision: parse the record and evaluate every rule, no prefilter.
-    pub fn tag_record_exhaustively(
+    /// The reference decision: parse the record and evaluate every rule, no scan.
+    pub fn detect_exhaustively(
         &self,
         record: &[u8],
+        options: &Options,
         scratch: &mut Scratch,
-        out: &mut Vec<u8>,
     ) -> Verdict {
-        self.evaluate(record, 0..self.rules.len(), scratch, out)
+        scratch.findings.clear();
+        let all: Vec<u32> = (0..self.rules.len() as u32).collect();
+        self.evaluate(record, &all, options, &mut scratch.findings)
     }
 
     fn evaluate(
         &self,
         record: &[u8],
-        candidates: impl Iterator<Item = usize>,
-        scratch: &mut Scratch,
-        out: &mut Vec<u8>,
+        candidates: &[u32],
+        options: &Options,
+        findings: &mut Findings,
     ) -> Verdict {
         let parsed = match parse_object(record) {
             Ok(parsed) => parsed,
-            Err(unreadable) => return unreadable,
+            Err(unreadable) => return Verdict::Unreadable(unreadable),
         };
-        scratch.matched.clear();
-        for index in candidates {
-            if self.rules[index].condition.matches(&parsed) {
-                scratch.matched.push(index as u32);
+        for &index in candidates {
+            if self.rules[index as usize].condition.matches(&parsed) {
+                findings.matched.push(index);
             }
         }
-        if scratch.matched.is_empty() {
+        let is_match = !findings.matched.is_empty();
+        if is_match || !options.keep_foreign_tags {
+            findings.foreign_tags = count_members(&parsed, TAG_KEY);
+        }
+        if !is_match {
             return Verdict::NoMatch;
         }
-        let matched: Vec<&Rule> = scratch
-            .matched
-            .iter()
-            .map(|&i| &self.rules[i as usize])
-            .collect();
-        let has_tag_key = parsed.get(TAG_KEY).is_some();
-        splice(record, has_tag_key, out, |o| {
-            write_tag(&matched, &self.base_context, &parsed, o)
-        });
+        self.collect_context(&parsed, findings);
         Verdict::Tagged
+    }
+
+    /// The base context, then each matching rule's own fields; the first value of a name wins.
+    fn collect_context(&self, record: &Json<'_>, findings: &mut Findings) {
+        let rule_fields = findings
+            .matched
+            .clone()
+            .into_iter()
+            .flat_map(|i| self.rules[i as usize].context.iter());
+        let fields: Vec<&ContextField> = self.base_context.iter().chain(rule_fields).collect();
+        for field in fields {
+            if !findings.has_context(field.name()) {
+                findings.push_context(field.name(), |out| field.write_value(record, out));
+            }
+        }
     }
 
     /// Runs every rule's examples through the full detector (fast path included) and returns
@@ -287,15 +287,10 @@ impl Detector {
         let mut scratch = Scratch::default();
         for (index, rule) in self.rules.iter().enumerate() {
             for example in rule.examples() {
-                let mut out = Vec::new();
-                let verdict = self.tag_record(
-                    example.record.as_bytes(),
-                    &Options::default(),
-                    &mut scratch,
-                    &mut out,
-                );
+                let verdict =
+                    self.detect(example.record.as_bytes(), &Options::default(), &mut scratch);
                 let matched =
-                    verdict == Verdict::Tagged && scratch.matched.contains(&(index as u32));
+                    verdict == Verdict::Tagged && scratch.matched().contains(&(index as u32));
                 if matched != example.matches {
                     failures.push(ExampleFailure {
                         rule: rule.id().to_owned(),
@@ -337,15 +332,23 @@ fn looks_like_object(record: &[u8]) -> bool {
 fn validate(record: &[u8]) -> Verdict {
     match parse_object(record) {
         Ok(_) => Verdict::Skipped,
-        Err(unreadable) => unreadable,
+        Err(unreadable) => Verdict::Unreadable(unreadable),
     }
 }
 
-/// The record as a JSON object, or the verdict saying why it is unreadable.
-fn parse_object(record: &[u8]) -> Result<Json<'_>, Verdict> {
+/// The record as a JSON object, or why it is unreadable.
+fn parse_object(record: &[u8]) -> Result<Json<'_>, Unreadable> {
     match Json::parse(record) {
         Ok(parsed @ Json::Object(_)) => Ok(parsed),
-        Ok(_) => Err(Verdict::Unreadable(NOT_AN_OBJECT.to_owned())),
-        Err(e) => Err(Verdict::Unreadable(format!("invalid JSON: {e}"))),
+        Ok(_) => Err(Unreadable::new(Reason::NotAnObject)),
+        Err(e) => Err(classify(record, &e)),
+    }
+}
+
+/// How many top-level members are named `key`.
+fn count_members(record: &Json<'_>, key: &str) -> usize {
+    match record {
+        Json::Object(members) => members.iter().filter(|(k, _)| k == key).count(),
+        _ => 0,
     }
 }

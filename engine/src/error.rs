@@ -1,8 +1,9 @@
 //! The engine's one error type.
 //!
 //! Every configuration mistake is found when rules are loaded and reported with the file, the
-//! line and column, and the rule id when it is known. Detection itself cannot fail: a record the
-//! engine cannot read is an outcome ([`crate::Outcome::Unreadable`]), not an error.
+//! line and column (of the clause, for a query: a bad regex is reported where it is written), and
+//! the rule id when it is known. Detection itself cannot fail: a record the engine cannot read is
+//! an outcome ([`crate::Verdict::Unreadable`]), not an error.
 
 use std::fmt;
 

@@ -1,29 +1,39 @@
 //! trailtag's detection engine: pure logic, no I/O, the same code natively and in WebAssembly.
 //!
-//! The engine turns rule files into a [`Detector`] once, then decides records one at a time:
+//! The flow, one folder or file per step:
 //!
-//! 1. **Parse and compile** ([`DetectorBuilder::build`]): each rule file (TOML, see
-//!    [`rule`]) is parsed, its query compiled ([`query`]), its metadata checked. Every mistake
-//!    is reported with file, line and rule id, before any record is read.
-//! 2. **Scan** (`prefilter`): each rule is indexed by a field it pins (usually `eventName`).
-//!    A record is scanned for those fields' bytes; most records match nothing and leave here,
-//!    unparsed and untouched.
-//! 3. **Evaluate**: candidates are parsed once ([`json::Json`]) and their candidate rules
-//!    evaluated (two-valued, EQL semantics).
-//! 4. **Tag** (`tag`): a matching record gets one member, `"trailtag"`, spliced into its
-//!    original bytes; nothing else in it changes.
+//! 1. **Front ends** ([`frontend`]): rule files (the native TOML format today) are parsed,
+//!    checked and lowered into compiled [`Rule`]s. Every mistake is reported with file, line,
+//!    column and rule id, before any record is read.
+//! 2. **IR** ([`ir`]): every condition is one tree of typed tests with documented semantics
+//!    (absence, case folding, array quantifiers), whatever language it was written in.
+//! 3. **Optimiser** ([`ir::optimise`]): equality disjunctions become sets, shared conjuncts are
+//!    hoisted, cheap tests go first.
+//! 4. **Pins** ([`ir::pins`]): the necessary conditions of each optimised rule that raw bytes can
+//!    show.
+//! 5. **Scan** (`scan`): a record is searched for its pins' bytes; most records match nothing
+//!    and leave here, unparsed and untouched.
+//! 6. **Document** ([`document`]): candidates are parsed once ([`json::Json`]) and rules read
+//!    their fields through the document interface.
+//! 7. **Findings** ([`findings`]): which rules matched, the context values, a tag the record
+//!    arrived with; or why the record is unreadable.
+//! 8. **Writers** ([`output`]): findings become bytes, spliced into the original record.
 //!
 //! [`Detector::transform_ndjson`] runs that over a batch of NDJSON and is the one function the
-//! WebAssembly ABIs wrap.
+//! WebAssembly ABIs wrap; [`framing`] cuts streams of other shapes into records for hosts.
 //!
 //! ```
 //! use trailtag_engine::{Detector, Options, Scratch, Verdict};
 //!
 //! let detector = Detector::builtin()?;
 //! let record = br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateGroup","requestParameters":{"groupName":"ops"}}"#;
-//! let mut out = Vec::new();
-//! let verdict = detector.tag_record(record, &Options::default(), &mut Scratch::default(), &mut out);
+//! let mut scratch = Scratch::default();
+//! let verdict = detector.detect(record, &Options::default(), &mut scratch);
 //! assert_eq!(verdict, Verdict::Tagged);
+//! assert_eq!(detector.rules()[scratch.matched()[0] as usize].id(), "iam_group_created");
+//!
+//! let mut out = Vec::new();
+//! detector.tag_record(record, &Options::default(), &mut scratch, &mut out);
 //! let tagged: serde_json::Value = serde_json::from_slice(&out)?;
 //! assert_eq!(tagged["trailtag"]["detections"][0]["id"], "iam_group_created");
 //! assert_eq!(tagged["trailtag"]["context"]["group_name"], "ops");
@@ -31,28 +41,29 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod builtin;
-mod condition;
-mod context;
+pub mod context;
 mod detector;
-pub mod envelope;
+pub mod document;
 mod error;
+pub mod findings;
+pub mod framing;
+pub mod frontend;
+pub mod ir;
 pub mod json;
+pub mod output;
 mod path;
-mod prefilter;
-pub mod query;
 pub mod rule;
 mod scan;
-mod tag;
 mod transform;
 
-pub use builtin::sources as builtin_sources;
 pub use context::BASE_CONTEXT;
-pub use detector::{
-    Detector, DetectorBuilder, ExampleFailure, NOT_AN_OBJECT, Options, RuleSource, Scratch, Verdict,
-};
+pub use detector::{Detector, DetectorBuilder, ExampleFailure, Options, Scratch, Verdict};
 pub use error::{Error, RuleError, RuleErrorKind};
+pub use findings::{Detection, Findings, Reason, TAG_KEY, Unreadable};
+pub use frontend::RuleSource;
+pub use frontend::builtin::sources as builtin_sources;
+pub use frontend::query;
+pub use output::trailtag::TAG_SCHEMA_VERSION;
 pub use path::FieldPath;
 pub use rule::{Example, Rule, RuleMeta, Severity, Threat};
-pub use tag::{TAG_KEY, TAG_SCHEMA_VERSION};
-pub use transform::{BatchReport, Counts, UnreadableLine, lines};
+pub use transform::{BatchReport, Counts, TaggedLine, UnreadableLine, lines};

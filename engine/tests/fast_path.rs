@@ -41,6 +41,7 @@ fn decide(record: &[u8], exhaustive: bool, validate: bool) -> (Vec<u8>, Kind) {
             &Options {
                 only_matches: false,
                 validate,
+                ..Options::default()
             },
             &mut scratch,
             &mut out,

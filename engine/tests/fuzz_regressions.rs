@@ -7,7 +7,7 @@
     reason = "a test fails by panicking"
 )]
 
-use trailtag_engine::envelope::{Framing, FramingError, Piece, Splitter, sniff};
+use trailtag_engine::framing::{Framing, FramingError, Piece, Splitter, sniff};
 use trailtag_engine::{Detector, Options, Scratch, Verdict};
 
 /// Splits `stream` pushed in one chunk; returns the records. Panics instead of looping forever if
@@ -70,6 +70,7 @@ fn validation_reads_records_as_evaluation_does() {
     let validate = Options {
         only_matches: false,
         validate: true,
+        ..Options::default()
     };
     for record in [&b"{\"\":7e770}"[..], deep.as_bytes()] {
         let (mut scratch, mut out) = (Scratch::default(), Vec::new());
@@ -80,6 +81,7 @@ fn validation_reads_records_as_evaluation_does() {
             "{exhaustive:?}"
         );
         assert!(matches!(validated, Verdict::Unreadable(_)), "{validated:?}");
+        out.clear();
         let report = detector.transform_ndjson(record, &validate, &mut scratch, &mut out);
         assert_eq!(report.counts.unreadable, 1);
         assert_eq!(out, [record, b"\n"].concat(), "passed through unchanged");

@@ -101,3 +101,37 @@ fn an_unsupported_language_and_a_disabled_rule() {
     let disabled_but_broken = format!("{HEADER}query = 'a = 1'\nenabled = false\n");
     assert!(load(&[("x.toml", &disabled_but_broken)]).is_err());
 }
+
+#[test]
+fn a_bad_regex_and_an_ordering_against_null_point_at_their_own_clause() {
+    let text = format!(
+        "{HEADER}query = '''\neventName == \"A\"\n  and userAgent regex \"(\"\n  or n < null\n'''\n"
+    );
+    let errors = errors(&[("bad.toml", &text)]);
+    let places: Vec<(usize, usize, RuleErrorKind)> =
+        errors.iter().map(|e| (e.line, e.column, e.kind)).collect();
+    assert_eq!(
+        places,
+        [(9, 7, RuleErrorKind::Query), (10, 6, RuleErrorKind::Query)],
+        "{errors:#?}"
+    );
+    assert!(
+        errors[0].message.contains("invalid pattern"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].message.contains("ordered"), "{}", errors[1]);
+}
+
+#[test]
+fn a_misspelt_context_key_is_named_in_the_authors_words() {
+    let text = format!(
+        "{HEADER}query = 'a == 1'\n[rule.context]\ngroup = {{ form = [\"requestParameters.groupName\"] }}\n"
+    );
+    let errors = errors(&[("ctx.toml", &text)]);
+    assert_eq!(errors.len(), 1);
+    let message = &errors[0].message;
+    assert!(message.contains("unknown key `form`"), "{message}");
+    assert!(!message.contains("enum"), "no serde jargon: {message}");
+    assert_eq!(errors[0].line, 9);
+}

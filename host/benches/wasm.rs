@@ -13,11 +13,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trailtag::runtime::{ModuleVariant, Runtime, RuntimeOptions};
-use trailtag::session::{GuestConfig, Session};
+use trailtag::session::Session;
 use trailtag_conformance as data;
+use trailtag_plugin::codec::Config;
 
 fn session(variant: ModuleVariant) -> Session {
-    Session::embedded(variant, &GuestConfig::default()).unwrap()
+    Session::embedded(variant, &Config::default()).unwrap()
 }
 
 fn raw_batches(c: &mut Criterion) {
@@ -30,8 +31,11 @@ fn raw_batches(c: &mut Criterion) {
     ] {
         let mut session = session(variant);
         let first = session.transform(&batch).unwrap().unwrap();
-        assert_eq!(first.output.len() > batch.len(), first.stats.tagged > 0);
-        assert!(first.stats.tagged > 0 && first.stats.records_in > 500);
+        assert_eq!(
+            first.output.len() > batch.len(),
+            first.report.counts.tagged > 0
+        );
+        assert!(first.report.counts.tagged > 0 && first.report.counts.records_in > 500);
         group.bench_function(name, |b| {
             b.iter(|| {
                 black_box(
@@ -39,7 +43,8 @@ fn raw_batches(c: &mut Criterion) {
                         .transform(black_box(&batch))
                         .unwrap()
                         .unwrap()
-                        .stats
+                        .report
+                        .counts
                         .tagged,
                 )
             })

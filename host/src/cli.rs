@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::pipeline::Abi;
+pub use crate::report::SummaryFormat;
+use crate::units::{parse_duration, parse_size};
+
 /// trailtag: in-flight detections for AWS CloudTrail, in one WebAssembly module.
 #[derive(Debug, Parser)]
 #[command(name = "trailtag", version, about, long_about = None)]
@@ -96,6 +100,15 @@ pub struct TagArgs {
     /// Which of the module's ABIs to drive.
     #[arg(long, value_enum, default_value_t = Abi::Raw)]
     pub abi: Abi,
+    /// Keep a `trailtag` member a record arrives with when it matches nothing (for chained
+    /// deployments). By default such members are removed, so that a tag downstream always means
+    /// this pass wrote it.
+    #[arg(long)]
+    pub keep_foreign_tags: bool,
+    /// Longest a record read from a slow input (a pipe, `tail -f`) waits for more input before it
+    /// is processed and written.
+    #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
+    pub idle_flush: Duration,
     /// Bytes of records per call into the module (raw ABI).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub batch_size: u64,
@@ -114,26 +127,6 @@ pub struct TagArgs {
     /// The module and rules.
     #[command(flatten)]
     pub guest: GuestArgs,
-}
-
-/// The ABI `tag` drives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Abi {
-    /// The batch transform (NDJSON in, NDJSON out).
-    Raw,
-    /// Fluent Bit's per-record filter, called exactly as Fluent Bit calls it.
-    FluentBit,
-}
-
-/// Summary formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SummaryFormat {
-    /// Lines for people.
-    Text,
-    /// One JSON object.
-    Json,
-    /// Nothing.
-    None,
 }
 
 /// Progress bar modes.
@@ -171,70 +164,6 @@ pub enum RulesCommand {
     },
 }
 
-/// Parses `123`, `64KiB`, `1MiB`, `2GiB` (also KB/MB/GB as powers of 1000).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 64MiB"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} (use B, KiB, MiB, GiB)"
-            ));
-        }
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
 fn parse_json(text: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-/// Parses `500ms`, `30s`, `2m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" | "" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
-        other => Err(format!("unknown duration unit {other:?} (use ms, s, m)")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_and_durations() {
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("10"), Ok(10));
-        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
-        assert!(parse_size("12 parsecs").is_err());
-        assert!(parse_size("99999999999999999999GiB").is_err());
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("1h").is_err());
-    }
 }

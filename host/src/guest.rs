@@ -1,47 +1,150 @@
-//! One guest instance and the calls the host makes into it, with checked memory access.
+//! One guest instance, the limits it runs under, and the calls the host makes into it.
 //!
-//! Every value read back from the guest (pointers, lengths, the statistics block) is checked
-//! against the guest's memory with `Memory::read`/`Memory::data` + `get`, never trusted: a
-//! broken or hostile module yields a [`GuestFault`], not a host crash.
+//! Every value read back from the guest (pointers, lengths, documents) is checked against the
+//! guest's memory with `Memory::write` and `Memory::data` + `get`, never trusted, and decoded by
+//! the contract's codec (`trailtag_plugin::codec`): a broken or hostile module yields a
+//! [`GuestFault`], not a host crash.
+//!
+//! Limits are enforced by mechanism. A [`GuestLimiter`] (wasmtime's `ResourceLimiter`) caps
+//! linear memory, tables and the number of instances, memories and tables, and records when it
+//! refuses a growth, so a fault is recognised as "out of memory" because the limiter said no,
+//! not by reading an error message. Every call runs under an epoch deadline.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use trailtag_engine::Counts;
-use trailtag_plugin::contract::{ABI_VERSION, Status, exports, stats};
-use wasmtime::{Instance, Memory, Store, StoreLimits, Trap, TypedFunc};
+use trailtag_engine::BatchReport;
+use trailtag_plugin::codec::{self, RuleInfo};
+use trailtag_plugin::contract::{ABI_VERSION, Status, exports};
+use wasmtime::{
+    Instance, Memory, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
+};
 
-use crate::runtime::GuestLimits;
+/// Bounds applied to every guest instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestLimits {
+    /// Largest linear memory a guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Longest a single call into the guest may run.
+    pub call_timeout: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 1 << 30,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The most table elements a guest may have (the module needs a few hundred).
+const MAX_TABLE_ELEMENTS: usize = 1 << 16;
+
+/// Wasmtime's store limits, remembering the growth it refused.
+#[derive(Debug)]
+pub struct GuestLimiter {
+    limits: StoreLimits,
+    refused_memory: Option<usize>,
+}
+
+impl GuestLimiter {
+    /// A limiter for one instance with one memory and one table.
+    pub fn new(limits: &GuestLimits) -> Self {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .instances(1)
+            .memories(1)
+            .tables(1)
+            .trap_on_grow_failure(true)
+            .build();
+        Self {
+            limits,
+            refused_memory: None,
+        }
+    }
+
+    /// The memory size (bytes) the guest last asked for and was refused, once.
+    fn take_refused_memory(&mut self) -> Option<usize> {
+        self.refused_memory.take()
+    }
+}
+
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.refused_memory = Some(desired);
+        }
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
 
 /// What a store carries besides the instance.
 #[derive(Debug)]
 pub struct GuestData {
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: GuestLimiter,
 }
 
 /// Why a call into the guest did not complete. After any fault but [`GuestFault::Status`] the
 /// instance must be replaced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GuestFault {
-    /// The guest trapped (a panic, an out-of-bounds access, ...).
-    #[error("the guest trapped: {0}")]
+    /// The guest stopped with an internal error (a panic, an out-of-bounds access, ...).
+    #[error("the module stopped with an internal error ({0})")]
     Trap(String),
     /// The call ran past its deadline.
-    #[error("the guest ran longer than {0:?}")]
+    #[error("the module took longer than {} (--guest-timeout)", crate::units::show_duration(*.0))]
     Timeout(Duration),
-    /// The guest tried to grow its memory past the cap.
-    #[error("the guest needed more than {0} bytes of memory")]
-    OutOfMemory(usize),
+    /// The guest needed more memory than it may have.
+    #[error(
+        "the module needed at least {} of memory, more than the {} it may use (--guest-memory)",
+        crate::units::show_size(*.needed as u64),
+        crate::units::show_size(*.limit as u64)
+    )]
+    OutOfMemory {
+        /// The size it asked for, in bytes.
+        needed: usize,
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// The guest answered with an error status; the instance is still usable.
-    #[error("the guest returned {}: {message}", status.name())]
+    #[error("the module refused ({}): {message}", status.name())]
     Status {
         /// The status.
         status: Status,
         /// The guest's error message.
         message: String,
     },
-    /// The guest's answer does not follow the ABI (a region outside memory, a bad block).
-    #[error("the guest broke the ABI: {0}")]
+    /// The guest's answer does not follow the ABI (a region outside memory, a bad document).
+    #[error("the module broke its contract: {0}")]
     Abi(String),
 }
 
@@ -57,10 +160,8 @@ impl GuestFault {
 pub struct BatchOutput {
     /// The NDJSON the guest wrote.
     pub output: Vec<u8>,
-    /// Its counts (the statistics block, `docs/abi.md` section 5).
-    pub stats: Counts,
-    /// `(line index within the batch, reason)` for every unreadable line.
-    pub unreadable: Vec<(u64, String)>,
+    /// Its counts and per-line results, decoded from the guest's documents.
+    pub report: BatchReport,
 }
 
 struct RawAbi {
@@ -69,11 +170,7 @@ struct RawAbi {
     free: TypedFunc<(u32, u32), ()>,
     configure: TypedFunc<(u32, u32), i32>,
     transform: TypedFunc<(u32, u32), i32>,
-    output: (TypedFunc<(), u32>, TypedFunc<(), u32>),
-    stats: (TypedFunc<(), u32>, TypedFunc<(), u32>),
-    unreadable: (TypedFunc<(), u32>, TypedFunc<(), u32>),
-    rules: (TypedFunc<(), u32>, TypedFunc<(), u32>),
-    error: (TypedFunc<(), u32>, TypedFunc<(), u32>),
+    buffers: [(TypedFunc<(), u32>, TypedFunc<(), u32>); BUFFERS.len()],
 }
 
 type FilterFn = TypedFunc<(u32, u32, u32, u32, u32, u32), u32>;
@@ -84,6 +181,26 @@ struct FluentBitAbi {
     filter: FilterFn,
     filter_only_matches: FilterFn,
 }
+
+/// The result buffers a host reads, with their getters' export names.
+#[derive(Debug, Clone, Copy)]
+enum BufferKind {
+    Output = 0,
+    Stats = 1,
+    Unreadable = 2,
+    Results = 3,
+    Rules = 4,
+    Error = 5,
+}
+
+const BUFFERS: [(&str, &str); 6] = [
+    (exports::OUTPUT_PTR, exports::OUTPUT_LEN),
+    (exports::STATS_PTR, exports::STATS_LEN),
+    (exports::UNREADABLE_PTR, exports::UNREADABLE_LEN),
+    (exports::RESULTS_PTR, exports::RESULTS_LEN),
+    (exports::RULES_PTR, exports::RULES_LEN),
+    (exports::ERROR_PTR, exports::ERROR_LEN),
+];
 
 /// A live guest instance.
 pub struct Guest {
@@ -126,32 +243,19 @@ impl Guest {
             .get_memory(&mut store, "memory")
             .context("the module exports no `memory`")?;
         let s = &mut store;
+        let mut buffers = Vec::with_capacity(BUFFERS.len());
+        for (ptr, len) in BUFFERS {
+            buffers.push((func(s, instance, ptr)?, func(s, instance, len)?));
+        }
         let raw = RawAbi {
             abi_version: func(s, instance, exports::ABI_VERSION)?,
             alloc: func(s, instance, exports::ALLOC)?,
             free: func(s, instance, exports::FREE)?,
             configure: func(s, instance, exports::CONFIGURE)?,
             transform: func(s, instance, exports::TRANSFORM)?,
-            output: (
-                func(s, instance, exports::OUTPUT_PTR)?,
-                func(s, instance, exports::OUTPUT_LEN)?,
-            ),
-            stats: (
-                func(s, instance, exports::STATS_PTR)?,
-                func(s, instance, exports::STATS_LEN)?,
-            ),
-            unreadable: (
-                func(s, instance, exports::UNREADABLE_PTR)?,
-                func(s, instance, exports::UNREADABLE_LEN)?,
-            ),
-            rules: (
-                func(s, instance, exports::RULES_PTR)?,
-                func(s, instance, exports::RULES_LEN)?,
-            ),
-            error: (
-                func(s, instance, exports::ERROR_PTR)?,
-                func(s, instance, exports::ERROR_LEN)?,
-            ),
+            buffers: buffers
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("the module's result getters"))?,
         };
         let fluent_bit = Self::fluent_bit_abi(s, instance);
         let mut guest = Self {
@@ -190,23 +294,21 @@ impl Guest {
         f(self).map_err(|e| self.classify(&e))
     }
 
-    fn classify(&self, error: &wasmtime::Error) -> GuestFault {
-        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return GuestFault::Timeout(self.limits.call_timeout);
+    fn classify(&mut self, error: &wasmtime::Error) -> GuestFault {
+        if let Some(needed) = self.store.data_mut().limiter.take_refused_memory() {
+            return GuestFault::OutOfMemory {
+                needed,
+                limit: self.limits.memory_bytes,
+            };
         }
-        let text = format!("{error:#}");
-        if text.contains("forcing trap when growing memory") || text.contains("memory minimum size")
-        {
-            return GuestFault::OutOfMemory(self.limits.memory_bytes);
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => GuestFault::Timeout(self.limits.call_timeout),
+            Some(trap) => GuestFault::Trap(trap_in_words(*trap)),
+            None => GuestFault::Trap(format!("{error:#}")),
         }
-        GuestFault::Trap(
-            error
-                .downcast_ref::<Trap>()
-                .map_or(text, ToString::to_string),
-        )
     }
 
-    /// Applies a configuration document (`docs/abi.md`).
+    /// Applies a configuration document (`docs/abi.md` section 3).
     pub fn configure(&mut self, document: &[u8]) -> Result<(), GuestFault> {
         let (ptr, len) = self.write_input(document)?;
         let code = self.call(|g| g.raw.configure.call(&mut g.store, (ptr, len)))?;
@@ -219,18 +321,26 @@ impl Guest {
         let code = self.call(|g| g.raw.transform.call(&mut g.store, (ptr, len)))?;
         self.check_status(code)?;
         let output = self.read_buffer(BufferKind::Output)?;
-        let stats = parse_stats(&self.read_buffer(BufferKind::Stats)?)?;
-        let unreadable = parse_unreadable(&self.read_buffer(BufferKind::Unreadable)?);
-        Ok(BatchOutput {
-            output,
-            stats,
-            unreadable,
-        })
+        let report = self.read_report()?;
+        Ok(BatchOutput { output, report })
+    }
+
+    /// The last call's counts and per-line results (after a transform or a filter call).
+    pub fn read_report(&mut self) -> Result<BatchReport, GuestFault> {
+        let stats = self.read_buffer(BufferKind::Stats)?;
+        let unreadable = self.read_buffer(BufferKind::Unreadable)?;
+        let results = self.read_buffer(BufferKind::Results)?;
+        codec::decode_report(&stats, &unreadable, &results).map_err(|e| GuestFault::Abi(e.0))
     }
 
     /// The loaded rules' metadata document (a JSON array).
     pub fn rules_document(&mut self) -> Result<Vec<u8>, GuestFault> {
         self.read_buffer(BufferKind::Rules)
+    }
+
+    /// The loaded rules, as hosts read them.
+    pub fn rules(&mut self) -> Result<Vec<RuleInfo>, GuestFault> {
+        codec::decode_rules(&self.rules_document()?).map_err(|e| GuestFault::Abi(e.0))
     }
 
     /// Whether the module exports Fluent Bit's filter ABI.
@@ -283,11 +393,25 @@ impl Guest {
             )),
         })?;
         if ptr == 0 {
-            return Err(GuestFault::OutOfMemory(self.limits.memory_bytes));
+            return Err(self.allocation_refused(size));
         }
         self.write_at(ptr, bytes)?;
         self.write_at(ptr + size - 1, &[0])?;
         Ok(ptr)
+    }
+
+    /// An allocation the guest answered with 0: the limiter says how much it asked for.
+    fn allocation_refused(&mut self, size: u32) -> GuestFault {
+        let needed = self
+            .store
+            .data_mut()
+            .limiter
+            .take_refused_memory()
+            .unwrap_or_else(|| self.memory_size() + size as usize);
+        GuestFault::OutOfMemory {
+            needed,
+            limit: self.limits.memory_bytes,
+        }
     }
 
     fn fb_free(&mut self, ptr: u32) -> Result<(), GuestFault> {
@@ -330,7 +454,7 @@ impl Guest {
             .unwrap_or(len);
         let ptr = self.call(|g| g.raw.alloc.call(&mut g.store, capacity))?;
         if ptr == 0 {
-            return Err(GuestFault::OutOfMemory(self.limits.memory_bytes));
+            return Err(self.allocation_refused(capacity));
         }
         self.input = Some((ptr, capacity));
         Ok(ptr)
@@ -355,13 +479,7 @@ impl Guest {
     }
 
     fn read_buffer(&mut self, kind: BufferKind) -> Result<Vec<u8>, GuestFault> {
-        let (ptr_fn, len_fn) = match kind {
-            BufferKind::Output => self.raw.output.clone(),
-            BufferKind::Stats => self.raw.stats.clone(),
-            BufferKind::Unreadable => self.raw.unreadable.clone(),
-            BufferKind::Rules => self.raw.rules.clone(),
-            BufferKind::Error => self.raw.error.clone(),
-        };
+        let (ptr_fn, len_fn) = self.raw.buffers[kind as usize].clone();
         let ptr = self.call(|g| ptr_fn.call(&mut g.store, ()))? as usize;
         let len = self.call(|g| len_fn.call(&mut g.store, ()))? as usize;
         let data = self.memory.data(&self.store);
@@ -377,51 +495,21 @@ impl Guest {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-enum BufferKind {
-    Output,
-    Stats,
-    Unreadable,
-    Rules,
-    Error,
+/// What a trap means, for someone who runs the module rather than writes it.
+fn trap_in_words(trap: Trap) -> String {
+    match trap {
+        Trap::UnreachableCodeReached => "it panicked".to_owned(),
+        Trap::StackOverflow => "its stack overflowed".to_owned(),
+        Trap::MemoryOutOfBounds | Trap::TableOutOfBounds => {
+            "it accessed memory outside its own".to_owned()
+        }
+        Trap::IntegerDivisionByZero | Trap::IntegerOverflow | Trap::BadConversionToInteger => {
+            "an arithmetic error".to_owned()
+        }
+        other => format!("trap: {other}"),
+    }
 }
 
 fn len_u32(bytes: &[u8]) -> Result<u32, GuestFault> {
     u32::try_from(bytes.len()).map_err(|_| GuestFault::Abi("more than 4 GiB in one call".into()))
-}
-
-fn parse_stats(block: &[u8]) -> Result<Counts, GuestFault> {
-    let slots: Vec<u64> = block
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-        .collect();
-    let bad = || {
-        GuestFault::Abi(format!(
-            "statistics block of {} bytes is malformed",
-            block.len()
-        ))
-    };
-    let rule_count =
-        usize::try_from(*slots.get(stats::RULE_COUNT).ok_or_else(bad)?).map_err(|_| bad())?;
-    if !block.len().is_multiple_of(8) || slots.len() != stats::FIRST_RULE + rule_count {
-        return Err(bad());
-    }
-    Ok(Counts {
-        records_in: slots[stats::RECORDS_IN],
-        records_out: slots[stats::RECORDS_OUT],
-        tagged: slots[stats::TAGGED],
-        unreadable: slots[stats::UNREADABLE],
-        blank: slots[stats::BLANK],
-        per_rule: slots[stats::FIRST_RULE..].to_vec(),
-    })
-}
-
-fn parse_unreadable(report: &[u8]) -> Vec<(u64, String)> {
-    String::from_utf8_lossy(report)
-        .lines()
-        .filter_map(|line| {
-            let (index, reason) = line.split_once('\t')?;
-            Some((index.parse().ok()?, reason.to_owned()))
-        })
-        .collect()
 }

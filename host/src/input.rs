@@ -1,7 +1,7 @@
 //! Reading inputs: files or stdin, plain or gzip, in any of the framings the engine knows.
 //!
 //! An input is opened, decompressed if its first bytes are the gzip magic (whatever its name),
-//! stripped of a UTF-8 byte-order mark, and sniffed (`trailtag_engine::envelope::sniff`). Its
+//! stripped of a UTF-8 byte-order mark, and sniffed (`trailtag_engine::framing::sniff`). Its
 //! records then go to a [`Consumer`]: NDJSON in blocks of whole lines, straight from the read
 //! buffer (no per-line work on the host: the guest splits lines anyway), documents one record at
 //! a time. Memory stays bounded by the largest record the caller allows (`limit`, at least
@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::bufread::MultiGzDecoder;
-use trailtag_engine::envelope::{Framing, Piece, Splitter, sniff};
+use trailtag_engine::framing::{Framing, Piece, Splitter, sniff, sniff_needs_more};
+
+pub use crate::feed::Source;
 
 /// Bytes read to decide the framing.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -105,9 +107,22 @@ impl Input {
 
 /// A file to read, or `None` for stdin. `read_bytes` counts raw bytes read (for progress).
 pub fn open(path: Option<&Path>, read_bytes: Arc<AtomicU64>) -> io::Result<Input> {
-    let (name, raw): (String, Box<dyn Read + Send>) = match path {
-        Some(p) if p != Path::new("-") => (p.display().to_string(), Box::new(File::open(p)?)),
-        _ => ("-".to_owned(), Box::new(io::stdin())),
+    let source = match path {
+        Some(p) if p != Path::new("-") => Source::Path(p.to_path_buf()),
+        _ => Source::Stdin,
+    };
+    open_source(source, read_bytes)
+}
+
+/// Opens any [`Source`]. Only failing to open it at all is an error: a read error while
+/// deciding its framing (a gzip file cut short) is kept, and reported once the records read
+/// before it have been delivered.
+pub fn open_source(source: Source, read_bytes: Arc<AtomicU64>) -> io::Result<Input> {
+    let name = source.name();
+    let raw: Box<dyn Read + Send> = match source {
+        Source::Path(p) if p != Path::new("-") => Box::new(File::open(p)?),
+        Source::Path(_) | Source::Stdin => Box::new(io::stdin()),
+        Source::Reader { reader, .. } => reader,
     };
     let mut counted = BufReader::with_capacity(
         READ_BUFFER,
@@ -125,7 +140,7 @@ pub fn open(path: Option<&Path>, read_bytes: Arc<AtomicU64>) -> io::Result<Input
     } else {
         Box::new(counted)
     };
-    let (head, rest) = read_head(decoded)?;
+    let (head, rest) = read_head(decoded);
     let bom = head.starts_with(UTF8_BOM);
     let start = if bom { UTF8_BOM.len() } else { 0 };
     let framing = sniff(&head[start..]);
@@ -140,15 +155,35 @@ pub fn open(path: Option<&Path>, read_bytes: Arc<AtomicU64>) -> io::Result<Input
     })
 }
 
-/// Reads up to [`SNIFF_BYTES`] (less at end of stream) and hands back the rest.
-fn read_head(
-    mut reader: Box<dyn BufRead + Send>,
-) -> io::Result<(Vec<u8>, Box<dyn BufRead + Send>)> {
+/// Reads just enough to decide the framing (until more bytes could not change it,
+/// `sniff_needs_more`), at most [`SNIFF_BYTES`], or to the end of the stream. A stream that ends
+/// (a read of 0 bytes, one Ctrl-D at a terminal) or fails here is not read again: what follows
+/// the head is then empty, or the error.
+fn read_head(mut reader: Box<dyn BufRead + Send>) -> (Vec<u8>, Box<dyn BufRead + Send>) {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut reader)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)?;
-    Ok((head, reader))
+    let mut chunk = [0u8; 8192];
+    while head.len() < SNIFF_BYTES && sniff_needs_more(&head) {
+        let want = chunk.len().min(SNIFF_BYTES - head.len());
+        match reader.read(&mut chunk[..want]) {
+            Ok(0) => return (head, Box::new(io::empty())),
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (head, Box::new(BufReader::new(Failing(Some(e))))),
+        }
+    }
+    (head, reader)
+}
+
+/// A reader that fails once with the error it holds, then reports the end of the stream.
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
 }
 
 struct Counting {
@@ -172,7 +207,7 @@ pub enum InputError {
     Read(#[source] io::Error),
     /// The document ended early or had trailing content.
     #[error("{0}")]
-    Framing(#[from] trailtag_engine::envelope::FramingError),
+    Framing(#[from] trailtag_engine::framing::FramingError),
     /// The consumer failed (usually: the output could not be written).
     #[error("output error: {0}")]
     Consumer(#[source] io::Error),
@@ -347,12 +382,12 @@ impl<C: Consumer> Delivery<'_, C> {
     }
 }
 
-/// The paths to read: each argument, or stdin when there are none.
-pub fn sources(files: &[PathBuf]) -> Vec<Option<PathBuf>> {
+/// The sources to read: each argument, or stdin when there are none.
+pub fn sources(files: &[PathBuf]) -> Vec<Source> {
     if files.is_empty() {
-        vec![None]
+        vec![Source::Stdin]
     } else {
-        files.iter().cloned().map(Some).collect()
+        files.iter().cloned().map(Source::Path).collect()
     }
 }
 
@@ -407,6 +442,98 @@ mod tests {
         }
         fn oversized_end(&mut self) -> io::Result<()> {
             self.oversized.push(std::mem::take(&mut self.current));
+            Ok(())
+        }
+    }
+
+    /// A terminal's Ctrl-D is one read of 0 bytes: the stream must end there, not be read again.
+    struct Terminal {
+        reads: Vec<Vec<u8>>,
+        after_eof: usize,
+    }
+
+    impl Read for Terminal {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.reads.is_empty() {
+                self.after_eof += 1;
+                return Ok(0);
+            }
+            let next = self.reads.remove(0);
+            buf[..next.len()].copy_from_slice(&next);
+            Ok(next.len())
+        }
+    }
+
+    #[test]
+    fn one_end_of_input_ends_the_input() {
+        let terminal = Terminal {
+            reads: vec![b"{\"a\"".to_vec(), b":1}".to_vec()],
+            after_eof: 0,
+        };
+        let source = Source::Reader {
+            name: "tty".into(),
+            reader: Box::new(terminal),
+        };
+        let mut input = open_source(source, Arc::default()).unwrap();
+        let mut all = Vec::new();
+        input.reader().read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"{\"a\":1}");
+    }
+
+    #[test]
+    fn the_framing_is_decided_from_the_first_line_without_waiting_for_more() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        io::Write::write_all(&mut writer, b"{\"a\":1}\n").unwrap();
+        let source = Source::Reader {
+            name: "pipe".into(),
+            reader: Box::new(reader),
+        };
+        let input = open_source(source, Arc::default()).unwrap();
+        assert_eq!(input.framing, Framing::Lines);
+        drop(writer);
+    }
+
+    #[test]
+    fn a_read_error_while_sniffing_comes_after_what_was_read() {
+        struct Cut(Vec<u8>);
+        impl Read for Cut {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0.drain(..n);
+                Ok(n)
+            }
+        }
+        let source = Source::Reader {
+            name: "cut".into(),
+            reader: Box::new(Cut(b"{\"Records\":[{\"a\":1},".to_vec())),
+        };
+        let mut input = open_source(source, Arc::default()).unwrap();
+        assert_eq!(input.framing, Framing::RecordsArray);
+        let mut collect = Records::default();
+        let result = read_records(&mut input, READ_BUFFER, &mut collect);
+        assert_eq!(collect.0, [b"{\"a\":1}".to_vec()]);
+        assert!(matches!(result, Err(InputError::Read(_))), "{result:?}");
+    }
+
+    #[derive(Default)]
+    struct Records(Vec<Vec<u8>>);
+
+    impl Consumer for Records {
+        fn lines(&mut self, _: &[u8]) -> io::Result<()> {
+            unreachable!("documents only")
+        }
+        fn record(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.0.push(bytes.to_vec());
+            Ok(())
+        }
+        fn oversized_piece(&mut self, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+        fn oversized_end(&mut self) -> io::Result<()> {
             Ok(())
         }
     }

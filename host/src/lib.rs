@@ -1,21 +1,31 @@
 //! The `trailtag` command-line host: runs the trailtag WebAssembly module on wasmtime.
 //!
-//! - [`runtime`]: compile the module once; bounded instances (memory cap, epoch deadline).
-//! - [`guest`]: one instance and the ABI calls, with checked memory access.
-//! - [`session`]: a configured instance that replaces itself after a fault.
-//! - [`input`]: files and stdin, gzip, S3 `Records` files, bounded line reading.
-//! - [`cmd`]: the subcommands; [`cli`]: their flags; [`bench`]: the benchmark tooling.
+//! The flow, one module each:
+//! - [`runtime`]: compile the module once; bounded instances; shared by every session;
+//! - [`guest`]: one instance, its limits (a resource limiter, an epoch deadline), the ABI calls
+//!   with checked memory access and the contract's codec;
+//! - [`session`]: a configured instance that replaces itself after a fault;
+//! - [`input`] and [`feed`]: files, stdin or any reader; gzip, framing; read on their own thread
+//!   and handed over in batches that never wait longer than an idle interval;
+//! - [`pipeline`]: batches through a session to a sink, faults isolated, everything counted;
+//!   what any front door (the CLI today, a sidecar later) runs;
+//! - [`cmd`]: the subcommands, each a page of wiring; [`cli`]: their flags; [`report`]: what
+//!   people read on stderr; [`bench`]: the benchmark tooling.
 //!
 //! The library exists so that tests and benchmarks drive the same code the binary runs.
 
 pub mod bench;
 pub mod cli;
 pub mod cmd;
+pub mod feed;
 pub mod guest;
 pub mod input;
+pub mod pipeline;
 pub mod report;
+pub mod rule_files;
 pub mod runtime;
 pub mod session;
+pub mod units;
 
 use std::process::ExitCode;
 

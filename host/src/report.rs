@@ -1,45 +1,25 @@
-//! What `tag` tells people: per-record diagnostics (bounded) and the final summary.
+//! What `tag` tells people: per-record diagnostics (bounded), a progress bar, the summary.
 
 use std::io::{self, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
+use trailtag_engine::Reason;
+use trailtag_plugin::codec::RuleInfo;
 
-use crate::cli::SummaryFormat;
-use crate::session::RuleInfo;
+use crate::pipeline::{Diagnostic, Diagnostics, Totals};
 
 /// How many diagnostics of each kind are printed before they are only counted.
 const MAX_DIAGNOSTICS: u64 = 20;
 
-/// Running totals over every input.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    /// Inputs opened.
-    pub inputs: u64,
-    /// Inputs that could not be opened or read to their end.
-    pub input_errors: u64,
-    /// Records read (blank lines excluded).
-    pub records_in: u64,
-    /// Lines written.
-    pub records_out: u64,
-    /// Records tagged.
-    pub tagged: u64,
-    /// Records that are not JSON objects (passed through unchanged).
-    pub unreadable: u64,
-    /// Blank lines (passed through).
-    pub blank: u64,
-    /// Records larger than `--max-record` (passed through unevaluated).
-    pub oversized: u64,
-    /// Records passed through unevaluated because the guest failed on them.
-    pub guest_faults: u64,
-    /// Records dropped by `--only-matches`.
-    pub filtered: u64,
-    /// Matches per rule, in rule order.
-    #[serde(skip)]
-    pub per_rule: Vec<u64>,
-    /// Peak resident memory, when asked for (`--report-peak-memory`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peak_rss_bytes: Option<u64>,
+/// How to print the summary on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object.
+    Json,
+    /// Nothing.
+    None,
 }
 
 /// Prints diagnostics on stderr, politely around a progress bar.
@@ -47,19 +27,6 @@ pub struct Totals {
 pub struct Reporter {
     progress: Option<ProgressBar>,
     printed: [u64; 4],
-}
-
-/// Kinds of diagnostics, each with its own budget.
-#[derive(Debug, Clone, Copy)]
-pub enum Diagnostic {
-    /// A record that is not a JSON object.
-    Unreadable = 0,
-    /// A record the guest failed on.
-    GuestFault = 1,
-    /// A record over the size limit.
-    Oversized = 2,
-    /// An input that could not be read completely.
-    Input = 3,
 }
 
 impl Reporter {
@@ -81,26 +48,6 @@ impl Reporter {
         }
     }
 
-    /// Moves the progress bar.
-    pub fn progress(&self, bytes: u64) {
-        if let Some(bar) = &self.progress {
-            bar.set_position(bytes);
-        }
-    }
-
-    /// Prints one diagnostic, unless its kind's budget is spent.
-    pub fn diagnostic(&mut self, kind: Diagnostic, message: &str) {
-        let printed = &mut self.printed[kind as usize];
-        *printed += 1;
-        if *printed <= MAX_DIAGNOSTICS {
-            self.line(&format!("trailtag: {message}"));
-        } else if *printed == MAX_DIAGNOSTICS + 1 {
-            self.line(&format!(
-                "trailtag: further messages of this kind ({kind:?}) are only counted"
-            ));
-        }
-    }
-
     fn line(&self, text: &str) {
         let print = || {
             let _ = writeln!(io::stderr(), "{text}");
@@ -119,19 +66,53 @@ impl Reporter {
     }
 }
 
-/// Prints the summary on stderr.
-pub fn print_summary(format: SummaryFormat, totals: &Totals, rules: &[RuleInfo]) -> io::Result<()> {
+/// The words a person reads for each kind of diagnostic.
+fn kind_in_words(kind: Diagnostic) -> &'static str {
+    match kind {
+        Diagnostic::Unreadable => "unreadable records",
+        Diagnostic::GuestFault => "records the module failed on",
+        Diagnostic::Oversized => "oversized records",
+        Diagnostic::Input => "input errors",
+    }
+}
+
+impl Diagnostics for Reporter {
+    /// Prints one diagnostic, unless its kind's budget is spent.
+    fn diagnostic(&mut self, kind: Diagnostic, message: &str) {
+        let printed = &mut self.printed[kind as usize];
+        *printed += 1;
+        if *printed <= MAX_DIAGNOSTICS {
+            self.line(&format!("trailtag: {message}"));
+        } else if *printed == MAX_DIAGNOSTICS + 1 {
+            self.line(&format!(
+                "trailtag: more {} follow; they are counted in the summary, not shown",
+                kind_in_words(kind)
+            ));
+        }
+    }
+
+    fn progress(&mut self, bytes: u64) {
+        if let Some(bar) = &self.progress {
+            bar.set_position(bytes);
+        }
+    }
+}
+
+/// Prints the summary on stderr; `peak_rss` is added to the JSON form when given.
+pub fn print_summary(
+    format: SummaryFormat,
+    totals: &Totals,
+    rules: &[RuleInfo],
+    peak_rss: Option<u64>,
+) -> io::Result<()> {
     let mut err = io::stderr().lock();
     match format {
         SummaryFormat::None => Ok(()),
         SummaryFormat::Json => {
-            let mut value = serde_json::to_value(totals).unwrap_or_default();
-            let per_rule: serde_json::Map<String, serde_json::Value> = rules
-                .iter()
-                .zip(&totals.per_rule)
-                .map(|(r, n)| (r.id.clone(), (*n).into()))
-                .collect();
-            value["per_rule"] = serde_json::Value::Object(per_rule);
+            let mut value = totals.summary(rules);
+            if let Some(bytes) = peak_rss {
+                value["peak_rss_bytes"] = bytes.into();
+            }
             writeln!(err, "{value}")
         }
         SummaryFormat::Text => write_text_summary(&mut err, totals, rules),
@@ -139,17 +120,32 @@ pub fn print_summary(format: SummaryFormat, totals: &Totals, rules: &[RuleInfo])
 }
 
 fn write_text_summary(err: &mut impl Write, t: &Totals, rules: &[RuleInfo]) -> io::Result<()> {
+    let c = &t.counts;
     writeln!(
         err,
-        "trailtag: {} records in, {} out, {} tagged, {} not JSON objects (passed through)",
-        t.records_in, t.records_out, t.tagged, t.unreadable
+        "trailtag: {} records in, {} out, {} tagged, {} unreadable (passed through)",
+        c.records_in, c.records_out, c.tagged, c.unreadable
     )?;
     writeln!(
         err,
-        "  inputs {} ({} with errors), blank lines {}, oversized {}, guest faults {}, dropped by --only-matches {}",
-        t.inputs, t.input_errors, t.blank, t.oversized, t.guest_faults, t.filtered
+        "  inputs {} ({} with errors), blank lines {}, oversized {}, module failures {}, dropped by --only-matches {}, foreign tags removed {}",
+        t.inputs,
+        t.input_errors,
+        c.blank,
+        t.oversized,
+        t.guest_faults,
+        t.filtered(),
+        c.foreign_tags_removed
     )?;
-    for (rule, count) in rules.iter().zip(&t.per_rule) {
+    let reasons: Vec<String> = Reason::ALL
+        .iter()
+        .filter(|r| c.unreadable_by_reason[r.index()] > 0)
+        .map(|r| format!("{} {}", r.describe(), c.unreadable_by_reason[r.index()]))
+        .collect();
+    if !reasons.is_empty() {
+        writeln!(err, "  unreadable: {}", reasons.join(", "))?;
+    }
+    for (rule, count) in rules.iter().zip(&c.per_rule) {
         writeln!(err, "  {:<45} {:>10}  {}", rule.id, count, rule.severity)?;
     }
     Ok(())

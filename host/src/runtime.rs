@@ -6,10 +6,11 @@
 //! is skipped silently, never an error.
 //!
 //! [`Runtime`] owns the `wasmtime::Engine`, the compiled module (as an `InstancePre`, so every
-//! instantiation skips linking) and a ticker thread that advances the engine's epoch. Each
-//! [`Guest`] gets its own `Store` with a linear-memory cap (`StoreLimits`) and every call into
-//! it runs under an epoch deadline, so no input can make the host hang or exhaust memory: the
-//! call fails with a [`crate::guest::GuestFault`] and the caller replaces the instance.
+//! instantiation skips linking) and a ticker thread that advances the engine's epoch. It is
+//! shared (`Arc`) by every session of a process. Each [`Guest`] gets its own `Store` with a
+//! resource limiter ([`GuestLimiter`]: memory, tables, instances) and every call into it runs
+//! under an epoch deadline, so no input can make the host hang or exhaust memory: the call fails
+//! with a [`crate::guest::GuestFault`] and the caller replaces the instance.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +18,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module, OptLevel, Store,
-    StoreLimitsBuilder,
-};
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module, OptLevel, Store};
 
-use crate::guest::{Guest, GuestData};
+use crate::guest::{Guest, GuestData, GuestLimiter, GuestLimits};
 
 /// The portable trailtag module (no SIMD: what Fluent Bit loads), embedded at build time.
 pub const PORTABLE_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trailtag.wasm"));
@@ -51,24 +49,6 @@ impl ModuleVariant {
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(10);
-
-/// Bounds applied to every guest instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuestLimits {
-    /// Largest linear memory a guest may grow to, in bytes.
-    pub memory_bytes: usize,
-    /// Longest a single call into the guest may run.
-    pub call_timeout: Duration,
-}
-
-impl Default for GuestLimits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 1 << 30,
-            call_timeout: Duration::from_secs(30),
-        }
-    }
-}
 
 /// How to set up a runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,12 +123,9 @@ impl Runtime {
 
     /// A fresh instance with its own store, memory cap and deadline.
     pub fn instantiate(&self) -> Result<Guest> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&self.engine, GuestData { limits });
-        store.limiter(|data| &mut data.limits);
+        let limiter = GuestLimiter::new(&self.limits);
+        let mut store = Store::new(&self.engine, GuestData { limiter });
+        store.limiter(|data| &mut data.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
         let instance = self

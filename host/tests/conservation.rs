@@ -15,9 +15,10 @@ use std::sync::{Mutex, OnceLock};
 
 use proptest::prelude::*;
 use trailtag::runtime::ModuleVariant;
-use trailtag::session::{GuestConfig, Session};
+use trailtag::session::Session;
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
+use trailtag_plugin::codec::Config;
 
 fn session(variant: ModuleVariant, only_matches: bool) -> &'static Mutex<Session> {
     static CELLS: [OnceLock<Mutex<Session>>; 4] = [const { OnceLock::new() }; 4];
@@ -27,9 +28,9 @@ fn session(variant: ModuleVariant, only_matches: bool) -> &'static Mutex<Session
         Mutex::new(
             Session::embedded(
                 variant,
-                &GuestConfig {
+                &Config {
                     only_matches,
-                    ..GuestConfig::default()
+                    ..Config::default()
                 },
             )
             .unwrap(),

@@ -1,8 +1,9 @@
 //! The ABI contract shared by the guest (this crate) and every host: version, export names,
-//! status codes and the layout of the statistics block. `docs/abi.md` is the prose version.
+//! status codes and the layout of the statistics block. `docs/abi.md` is the prose version;
+//! [`crate::codec`] encodes and decodes every document that crosses the boundary.
 //!
-//! Hosts written in Rust use these constants directly (the `trailtag` CLI does), so guest and
-//! host cannot disagree about a number.
+//! Hosts written in Rust use these constants and the codec directly (the `trailtag` CLI does),
+//! so guest and host cannot disagree about a number or a layout.
 
 /// Version of the raw ABI. Incremented on any incompatible change to exports, status codes or
 /// the statistics layout. Hosts must check it before anything else.
@@ -32,6 +33,10 @@ pub mod exports {
     pub const UNREADABLE_PTR: &str = "tt_unreadable_ptr";
     /// `() -> i32`: its length.
     pub const UNREADABLE_LEN: &str = "tt_unreadable_len";
+    /// `() -> i32`: where the last call's results document (JSON) starts.
+    pub const RESULTS_PTR: &str = "tt_results_ptr";
+    /// `() -> i32`: its length.
+    pub const RESULTS_LEN: &str = "tt_results_len";
     /// `() -> i32`: where the loaded rules' metadata (JSON) starts.
     pub const RULES_PTR: &str = "tt_rules_ptr";
     /// `() -> i32`: its length.
@@ -89,8 +94,8 @@ impl Status {
 pub mod stats {
     /// Non-blank lines read.
     pub const RECORDS_IN: usize = 0;
-    /// Lines written.
-    pub const RECORDS_OUT: usize = 1;
+    /// Lines written (records and blank lines).
+    pub const LINES_OUT: usize = 1;
     /// Records tagged.
     pub const TAGGED: usize = 2;
     /// Lines that are not JSON objects (passed through).

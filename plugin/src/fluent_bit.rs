@@ -2,7 +2,10 @@
 //!
 //! Fluent Bit calls the export named by `function_name` once per record with the record as a
 //! NUL-terminated JSON object and takes back a pointer to a NUL-terminated JSON object, which
-//! it copies at once. What Fluent Bit does with anything else decides this shell's rules:
+//! it copies at once. The shell only marshals: the state decides the record with the configured
+//! options (`validate`, `keep_foreign_tags`; `only_matches` is the export's choice) and leaves
+//! the results for the raw ABI's getters; the wrapper is the engine's writer. What Fluent Bit
+//! does with anything else decides this shell's rules:
 //! - it answers with exactly one JSON object, always from one reused buffer (never a fresh
 //!   allocation per call, never a pointer into the input, which Fluent Bit frees);
 //! - a record that matches nothing comes back as it came in; one that matches comes back tagged;
@@ -15,11 +18,10 @@
 //!   memory instead of passing a null pointer for those above its 8 KiB default heap.
 #![allow(unsafe_code, reason = "ABI exports take raw pointers from the host")]
 
-use base64::Engine as _;
-use trailtag_engine::{Options, TAG_SCHEMA_VERSION, Verdict};
+use trailtag_engine::output::fluent_bit::write_wrapped;
 
 use crate::memory::{c_free, c_malloc, host_region};
-use crate::state::{State, with_state};
+use crate::state::{FilterAnswer, State, with_state};
 
 /// What the filter returns for a dropped record: the empty string.
 static EMPTY: [u8; 1] = [0];
@@ -82,81 +84,30 @@ pub unsafe extern "C" fn trailtag_filter_only_matches(
 /// Decides one record and returns a pointer to the NUL-terminated answer.
 pub fn filter(record: Option<&[u8]>, only_matches: bool) -> *const u8 {
     with_state(|state| {
-        state.output.clear();
         let Some(record) = record.filter(|r| !r.is_empty()) else {
-            write_error(
-                state,
+            state.output.clear();
+            write_wrapped(
                 "Fluent Bit passed no record (null pointer or empty)",
                 b"",
+                &mut state.output,
             );
             return finish(state);
         };
-        let verdict = decide(state, record);
-        match verdict {
-            Verdict::Tagged => {}
-            Verdict::Skipped | Verdict::NoMatch if only_matches => return EMPTY.as_ptr(),
-            Verdict::Skipped | Verdict::NoMatch => state.output.extend_from_slice(record),
-            Verdict::Unreadable(reason) => write_error(state, &reason, record),
+        match state.filter(record, only_matches) {
+            FilterAnswer::Written => {}
+            FilterAnswer::Dropped => return EMPTY.as_ptr(),
+            FilterAnswer::Unreadable(why) => {
+                state.output.clear();
+                write_wrapped(&why, record, &mut state.output);
+            }
         }
         finish(state)
     })
 }
 
-fn decide(state: &mut State, record: &[u8]) -> Verdict {
-    state.faults.check(record);
-    if let Err(status) = state.detector() {
-        return Verdict::Unreadable(format!("no detector ({})", status.name()));
-    }
-    let State {
-        detector: Some(detector),
-        scratch,
-        output,
-        ..
-    } = state
-    else {
-        return Verdict::Unreadable("no detector".into());
-    };
-    let options = Options {
-        only_matches: false,
-        validate: false,
-    };
-    detector.tag_record(record, &options, scratch, output)
-}
-
 fn finish(state: &mut State) -> *const u8 {
     state.output.push(0);
     state.output.as_ptr()
-}
-
-/// The wrapper for a record that cannot be returned as it is; members in documented order.
-#[derive(serde::Serialize)]
-struct Wrapper<'a> {
-    trailtag: WrapperTag<'a>,
-}
-
-#[derive(serde::Serialize)]
-struct WrapperTag<'a> {
-    version: u32,
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_base64: Option<String>,
-}
-
-/// Writes the wrapper object for a record that cannot be returned as it is.
-fn write_error(state: &mut State, reason: &str, record: &[u8]) {
-    let text = std::str::from_utf8(record).ok();
-    let tag = WrapperTag {
-        version: TAG_SCHEMA_VERSION,
-        error: reason,
-        original: text,
-        original_base64: text
-            .is_none()
-            .then(|| base64::engine::general_purpose::STANDARD.encode(record)),
-    };
-    // Serialising plain strings into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut state.output, &Wrapper { trailtag: tag });
 }
 
 #[cfg(test)]

@@ -3,20 +3,20 @@
 //! A [`Trailtag`] object is one configured detector with its own state (options, scratch
 //! space, counts since creation), so a program may hold several with different rules. Like the
 //! other shells this one only marshals: JS values become bytes, the engine decides, bytes become
-//! JS values again. Records go through [`Detector::tag_record`], batches through
-//! [`Detector::transform_ndjson`], so the output is byte for byte the raw ABI's (`docs/abi.md`).
+//! JS values again. Records go through the engine's `transform_one_into`, batches through
+//! `transform_ndjson_into`, and the configuration through the codec every host uses, so the
+//! output and the counts are the raw ABI's (`docs/abi.md`): the shell counts nothing itself.
 //!
 //! `plugin/js/README.md` is the JavaScript reference; `scripts/build-js` builds the package.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use trailtag_engine::{
-    Counts, Detector, Error, Options, RuleSource, Scratch, UnreadableLine, Verdict,
-};
+use serde::Serialize;
+use trailtag_engine::output::trailtag::TrailtagTag;
+use trailtag_engine::{BatchReport, Counts, Detector, Error, Options, Reason, Scratch, Verdict};
 use wasm_bindgen::prelude::*;
 
-use crate::state::rules_document;
+use crate::codec::{self, Config};
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,31 +37,6 @@ extern "C" {
     fn parse(text: &str) -> Result<JsValue, JsValue>;
 }
 
-/// The constructor's configuration: `docs/abi.md` section 3, with JavaScript's camelCase keys.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Config {
-    #[serde(default = "yes")]
-    builtin_rules: bool,
-    #[serde(default)]
-    rules: Vec<RuleFile>,
-    #[serde(default)]
-    only_matches: bool,
-    #[serde(default)]
-    validate: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    name: String,
-    text: String,
-}
-
-fn yes() -> bool {
-    true
-}
-
 /// What `summary()` returns; `per_rule` in rule order, which is id order.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,17 +46,9 @@ struct Summary<'a> {
     tagged: u64,
     unreadable: u64,
     blank: u64,
+    foreign_tags_removed: u64,
     per_rule: BTreeMap<&'a str, u64>,
-}
-
-/// What happened to one record given to `tagRecord`.
-enum Outcome {
-    /// The tagged record is in the output buffer.
-    Tagged,
-    /// The record comes back as it was.
-    Unchanged,
-    /// `onlyMatches` drops it.
-    Dropped,
+    unreadable_by_reason: BTreeMap<&'static str, u64>,
 }
 
 /// A configured detector and everything it keeps between calls.
@@ -95,8 +62,8 @@ pub struct Trailtag {
     totals: Counts,
     /// Output of the last call.
     output: Vec<u8>,
-    /// Unreadable records of the last call.
-    unreadable: Vec<UnreadableLine>,
+    /// Report of the last call.
+    report: BatchReport,
 }
 
 #[wasm_bindgen]
@@ -107,29 +74,19 @@ impl Trailtag {
         #[wasm_bindgen(unchecked_optional_param_type = "TrailtagConfig")] config: Option<JsValue>,
     ) -> Result<Trailtag, JsError> {
         let config = read_config(config)?;
-        let sources = config
-            .rules
-            .into_iter()
-            .map(|r| RuleSource::new(r.name, r.text));
-        let detector = Detector::builder()
-            .builtin(config.builtin_rules)
-            .sources(sources)
-            .build()?;
+        let detector = config.detector()?;
         Ok(Trailtag {
             totals: Counts::for_rules(detector.rules().len()),
+            report: BatchReport::for_rules(detector.rules().len()),
             detector,
-            options: Options {
-                only_matches: config.only_matches,
-                validate: config.validate,
-            },
+            options: config.options(),
             scratch: Scratch::default(),
             output: Vec::new(),
-            unreadable: Vec::new(),
         })
     }
 
     /// Tags one record: a JSON string gives a string, an object gives an object (a new one when
-    /// tagged, the same one otherwise); `null` when `onlyMatches` drops it.
+    /// the record changed, the same one otherwise); `null` when `onlyMatches` drops it.
     #[wasm_bindgen(
         js_name = tagRecord,
         unchecked_return_type = "string | Record<string, unknown> | null"
@@ -144,11 +101,22 @@ impl Trailtag {
             None if record.is_object() => stringify(&record)?.as_string().unwrap_or_default(),
             None => return Err(JsError::new("tagRecord takes a JSON string or an object").into()),
         };
-        match self.decide(text.as_bytes()) {
-            Outcome::Tagged if as_object => parse(&String::from_utf8_lossy(&self.output)),
-            Outcome::Tagged => Ok(JsValue::from_str(&String::from_utf8_lossy(&self.output))),
-            Outcome::Unchanged => Ok(record),
-            Outcome::Dropped => Ok(JsValue::NULL),
+        self.output.clear();
+        let verdict = self.detector.transform_one_into(
+            &TrailtagTag,
+            text.as_bytes(),
+            &self.options,
+            &mut self.scratch,
+            &mut self.output,
+            &mut self.report,
+        );
+        self.totals.add(&self.report.counts);
+        let written = verdict == Verdict::Tagged || !self.options.only_matches;
+        match (written, self.output.as_slice() == text.as_bytes()) {
+            (false, _) => Ok(JsValue::NULL),
+            (true, true) => Ok(record),
+            (true, false) if as_object => parse(&String::from_utf8_lossy(&self.output)),
+            (true, false) => Ok(JsValue::from_str(&String::from_utf8_lossy(&self.output))),
         }
     }
 
@@ -170,8 +138,8 @@ impl Trailtag {
         Ok(JsValue::from(self.output.clone()))
     }
 
-    /// Counts since creation: records in and out, tagged, unreadable, blank, and matches per
-    /// rule id.
+    /// Counts since creation: records in and out, tagged, unreadable (also per reason), blank,
+    /// foreign tags removed, and matches per rule id.
     #[wasm_bindgen(unchecked_return_type = "TrailtagSummary")]
     pub fn summary(&self) -> Result<JsValue, JsValue> {
         let counts = &self.totals;
@@ -181,12 +149,17 @@ impl Trailtag {
             tagged: counts.tagged,
             unreadable: counts.unreadable,
             blank: counts.blank,
+            foreign_tags_removed: counts.foreign_tags_removed,
             per_rule: self
                 .detector
                 .rules()
                 .iter()
                 .map(|r| r.id())
                 .zip(counts.per_rule.iter().copied())
+                .collect(),
+            unreadable_by_reason: Reason::ALL
+                .iter()
+                .map(|r| (r.code(), counts.unreadable_by_reason[r.index()]))
                 .collect(),
         };
         parse(&serde_json::to_string(&summary).unwrap_or_default())
@@ -195,20 +168,23 @@ impl Trailtag {
     /// The loaded rules' metadata in rule order (the rules document, `docs/abi.md` section 6).
     #[wasm_bindgen(unchecked_return_type = "Array<Record<string, unknown>>")]
     pub fn rules(&self) -> Result<JsValue, JsValue> {
-        parse(&String::from_utf8_lossy(&rules_document(&self.detector)))
+        parse(&String::from_utf8_lossy(&codec::encode_rules(
+            &self.detector,
+        )))
     }
 
-    /// The records the last `tagRecord` or `tagBatch` call could not read: `{line, reason}`,
-    /// `line` counting from 0 within the batch.
+    /// The records the last `tagRecord` or `tagBatch` call could not read: `{line, reason,
+    /// code}`, `line` counting from 0 within the batch, `code` the reason's stable name.
     #[wasm_bindgen(
         js_name = lastUnreadable,
-        unchecked_return_type = "Array<{line: number, reason: string}>"
+        unchecked_return_type = "Array<{line: number, reason: string, code: string}>"
     )]
     pub fn last_unreadable(&self) -> Result<JsValue, JsValue> {
         let lines: Vec<_> = self
+            .report
             .unreadable
             .iter()
-            .map(|u| serde_json::json!({ "line": u.line, "reason": u.reason }))
+            .map(|u| serde_json::json!({ "line": u.line, "reason": u.message, "code": u.reason.code() }))
             .collect();
         parse(&serde_json::Value::from(lines).to_string())
     }
@@ -217,51 +193,20 @@ impl Trailtag {
 impl Trailtag {
     fn transform(&mut self, input: &[u8]) {
         self.output.clear();
-        let report = self.detector.transform_ndjson(
+        self.detector.transform_ndjson_into(
+            &TrailtagTag,
             input,
             &self.options,
             &mut self.scratch,
             &mut self.output,
+            &mut self.report,
         );
-        self.totals.add(&report.counts);
-        self.unreadable = report.unreadable;
-    }
-
-    /// Decides one record and counts it as the batch transform counts a line.
-    fn decide(&mut self, record: &[u8]) -> Outcome {
-        self.output.clear();
-        self.unreadable.clear();
-        let verdict =
-            self.detector
-                .tag_record(record, &self.options, &mut self.scratch, &mut self.output);
-        let mut counts = Counts::for_rules(self.totals.per_rule.len());
-        counts.records_in = 1;
-        let outcome = match verdict {
-            Verdict::Tagged => {
-                counts.tagged = 1;
-                for &rule in self.scratch.matched() {
-                    counts.per_rule[rule as usize] = 1;
-                }
-                Outcome::Tagged
-            }
-            Verdict::Unreadable(reason) => {
-                counts.unreadable = 1;
-                self.unreadable.push(UnreadableLine { line: 0, reason });
-                Outcome::Unchanged
-            }
-            Verdict::Skipped | Verdict::NoMatch => Outcome::Unchanged,
-        };
-        let outcome = match outcome {
-            Outcome::Unchanged if self.options.only_matches => Outcome::Dropped,
-            outcome => outcome,
-        };
-        counts.records_out = u64::from(!matches!(outcome, Outcome::Dropped));
-        self.totals.add(&counts);
-        outcome
+        self.totals.add(&self.report.counts);
     }
 }
 
-/// Reads the constructor's argument (`None` for `undefined` and `null`: every default).
+/// Reads the constructor's argument (`None` for `undefined` and `null`: every default) with
+/// the codec every host uses.
 fn read_config(config: Option<JsValue>) -> Result<Config, Error> {
     let text = match config {
         Some(config) => stringify(&config)
@@ -270,7 +215,7 @@ fn read_config(config: Option<JsValue>) -> Result<Config, Error> {
             .ok_or_else(|| Error::Config("not JSON-serialisable".into()))?,
         None => "{}".to_owned(),
     };
-    serde_json::from_str(&text).map_err(|e| Error::Config(e.to_string()))
+    Config::decode(text.as_bytes()).map_err(|e| Error::Config(e.0))
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -285,6 +230,8 @@ export interface TrailtagConfig {
   onlyMatches?: boolean;
   /** Parse every record, so malformed JSON is always counted as unreadable (default false). */
   validate?: boolean;
+  /** Keep a `trailtag` member a record arrived with when it matches nothing (default false). */
+  keepForeignTags?: boolean;
 }
 
 /** Counts since the object was created. */
@@ -294,6 +241,8 @@ export interface TrailtagSummary {
   tagged: number;
   unreadable: number;
   blank: number;
+  foreignTagsRemoved: number;
   perRule: Record<string, number>;
+  unreadableByReason: Record<string, number>;
 }
 "#;

@@ -10,10 +10,11 @@
 //! The `js` feature builds the JavaScript package instead: wasm-bindgen exports in [`js`].
 //!
 //! Each export is a thin shell: decode arguments, call the engine through the instance's
-//! [`state`], encode the result. `unsafe` lives only in the shell modules, each block with its
+//! [`state`], encode the result with the [`codec`] every host decodes with. `unsafe` lives only in the shell modules, each block with its
 //! reason. Natively the same functions compile without their export names, so tests drive them
 //! without a WebAssembly runtime, and Rust hosts share the [`contract`].
 
+pub mod codec;
 pub mod contract;
 #[cfg(feature = "fluent-bit")]
 pub mod fluent_bit;

@@ -82,6 +82,7 @@ buffer_getters! {
     Output: tt_output_ptr, tt_output_len;
     Stats: tt_stats_ptr, tt_stats_len;
     Unreadable: tt_unreadable_ptr, tt_unreadable_len;
+    Results: tt_results_ptr, tt_results_len;
     Rules: tt_rules_ptr, tt_rules_len;
     Error: tt_error_ptr, tt_error_len;
 }
@@ -148,7 +149,7 @@ mod tests {
         assert_eq!(
             (
                 slot(stats::RECORDS_IN),
-                slot(stats::RECORDS_OUT),
+                slot(stats::LINES_OUT),
                 slot(stats::TAGGED)
             ),
             (2, 3, 1)

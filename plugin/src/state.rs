@@ -2,8 +2,9 @@
 //!
 //! A WebAssembly instance is single-threaded, so the state sits in a `thread_local!`. It holds
 //! the compiled detector (built lazily from the built-in rules unless a host configures others),
-//! the options, and the buffers results are returned in: a host reads them after a call and they
-//! stay valid until the next call that writes them.
+//! the configuration, the last call's output and report, and the buffers a host reads them from.
+//! Those buffers are encoded by [`crate::codec`] when a host first asks for them after a call,
+//! so a call whose results nobody reads (Fluent Bit never reads them) pays nothing for them.
 //!
 //! **Surviving a trap.** WebAssembly does not unwind: a call that traps (a stack overflow in
 //! WAMR's small interpreter stack, say) simply never returns, and Fluent Bit goes on calling the
@@ -11,7 +12,7 @@
 //! (found in a real Fluent Bit). So the state is reached through [`with_state`], which marks the
 //! instance busy for the length of a call; finding it still busy on entry means the previous call
 //! trapped, and the half-written per-call buffers are reset before going on. The detector and
-//! options are only ever replaced whole, so they are intact.
+//! configuration are only ever replaced whole, so they are intact.
 #![allow(
     unsafe_code,
     reason = "the instance's state outlives traps, which no safe cell does"
@@ -19,31 +20,33 @@
 
 use std::cell::{Cell, UnsafeCell};
 
-use serde::Deserialize;
-use trailtag_engine::{Detector, Options, RuleSource, Scratch};
+use trailtag_engine::output::TagWriter;
+use trailtag_engine::output::trailtag::TrailtagTag;
+use trailtag_engine::{BatchReport, Detector, Options, Scratch, Verdict};
 
-use crate::contract::{Status, stats};
+use crate::codec::{self, Config, FaultInjection};
+use crate::contract::Status;
 
 /// Everything an instance keeps between calls.
 #[derive(Debug, Default)]
 pub struct State {
-    pub(crate) detector: Option<Detector>,
-    /// Processing options.
-    pub options: Options,
-    /// Test hooks; inert unless configured.
-    pub faults: FaultInjection,
-    /// Per-record scratch space.
-    pub scratch: Scratch,
+    detector: Option<Detector>,
+    config: Config,
+    scratch: Scratch,
     /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
     pub output: Vec<u8>,
-    /// Statistics block of the last batch.
-    pub stats: Vec<u8>,
-    /// Unreadable-line report of the last batch.
-    pub unreadable: Vec<u8>,
-    /// Rules metadata document.
-    pub rules: Vec<u8>,
-    /// The last error message.
-    pub error: Vec<u8>,
+    report: BatchReport,
+    encoded: Encoded,
+    rules: Vec<u8>,
+    error: Vec<u8>,
+}
+
+/// The last call's documents, encoded on first request.
+#[derive(Debug, Default)]
+struct Encoded {
+    stats: Option<Vec<u8>>,
+    unreadable: Option<Vec<u8>>,
+    results: Option<Vec<u8>>,
 }
 
 /// The state and whether a call is using it.
@@ -77,51 +80,34 @@ pub fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
 /// The result buffers the raw ABI exposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Buffer {
-    /// The last batch's output.
+    /// The last call's output.
     Output,
     /// The statistics block.
     Stats,
     /// The unreadable-line report.
     Unreadable,
+    /// The results document.
+    Results,
     /// The rules document.
     Rules,
     /// The last error message.
     Error,
 }
 
-/// The configuration document `tt_configure` accepts (every key optional).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigDoc {
-    #[serde(default = "yes")]
-    builtin_rules: bool,
-    #[serde(default)]
-    rules: Vec<RuleDoc>,
-    #[serde(default)]
-    only_matches: bool,
-    #[serde(default)]
-    validate: bool,
-    #[serde(default)]
-    fault_injection: FaultInjection,
-}
-
-/// Test hooks for hosts (`docs/abi.md`, section 8): a call whose input contains one of these
-/// byte strings traps, spins until the host's deadline, or allocates until the memory cap.
-/// Off unless configured; they let a host prove its fault isolation against the real module.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultInjection {
-    #[serde(default)]
-    trap: Option<String>,
-    #[serde(default)]
-    spin: Option<String>,
-    #[serde(default)]
-    grow: Option<String>,
+/// How a record left one Fluent Bit filter call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterAnswer {
+    /// The output buffer holds the answer.
+    Written,
+    /// `only_matches` drops the record: answer the empty string.
+    Dropped,
+    /// The record could not be read: answer the wrapper (`why` says why).
+    Unreadable(String),
 }
 
 impl FaultInjection {
     /// Triggers the configured fault if `input` contains its marker.
-    pub fn check(&self, input: &[u8]) {
+    fn check(&self, input: &[u8]) {
         let contains = |marker: &Option<String>| {
             marker.as_deref().is_some_and(|m| {
                 !m.is_empty() && memchr::memmem::find(input, m.as_bytes()).is_some()
@@ -162,57 +148,28 @@ fn grow_forever() {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleDoc {
-    name: String,
-    text: String,
-}
-
-/// The document must be a JSON object: serde would also accept an array, by position.
-fn parse_config(document: &[u8]) -> Result<ConfigDoc, serde_json::Error> {
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(document)?;
-    serde_json::from_value(serde_json::Value::Object(object))
-}
-
-fn yes() -> bool {
-    true
-}
-
 impl State {
     /// The detector, built from the built-in rules on first use if none was configured.
-    pub fn detector(&mut self) -> Result<&Detector, Status> {
+    fn ensure_detector(&mut self) -> Result<(), Status> {
         if self.detector.is_none() {
             match Detector::builtin() {
                 Ok(detector) => self.install(detector),
                 Err(e) => return Err(self.fail(Status::RuleError, &e.to_string())),
             }
         }
-        self.detector.as_ref().ok_or(Status::RuleError)
+        Ok(())
     }
 
-    /// Applies a configuration document. On failure the previous configuration stays.
+    /// Applies a configuration document. On failure nothing changes but the error buffer.
     pub fn configure(&mut self, document: &[u8]) -> Status {
         self.error.clear();
-        let config = match parse_config(document) {
+        let config = match Config::decode(document) {
             Ok(config) => config,
-            Err(e) => return self.fail(Status::InvalidConfig, &format!("configuration: {e}")),
+            Err(e) => return self.fail(Status::InvalidConfig, &e.0),
         };
-        let sources = config
-            .rules
-            .into_iter()
-            .map(|r| RuleSource::new(r.name, r.text));
-        match Detector::builder()
-            .builtin(config.builtin_rules)
-            .sources(sources)
-            .build()
-        {
+        match config.detector() {
             Ok(detector) => {
-                self.options = Options {
-                    only_matches: config.only_matches,
-                    validate: config.validate,
-                };
-                self.faults = config.fault_injection;
+                self.config = config;
                 self.install(detector);
                 Status::Ok
             }
@@ -223,28 +180,44 @@ impl State {
     /// Resets what a call that trapped may have left half-written.
     fn recover_from_trap(&mut self) {
         self.output.clear();
-        self.unreadable.clear();
         self.scratch = Scratch::default();
-        self.stats = self.detector.as_ref().map_or_else(Vec::new, zero_stats);
+        self.clear_report();
         self.error = b"the previous call trapped; per-call buffers were reset".to_vec();
     }
 
     fn install(&mut self, detector: Detector) {
-        self.rules = rules_document(&detector);
-        self.stats = zero_stats(&detector);
+        self.rules = codec::encode_rules(&detector);
         self.detector = Some(detector);
+        self.clear_report();
+    }
+
+    fn clear_report(&mut self) {
+        let rule_count = self.detector.as_ref().map_or(0, |d| d.rules().len());
+        self.report.reset(rule_count);
+        self.encoded = Encoded::default();
     }
 
     /// The buffer a raw-ABI getter exposes. Rules and statistics exist before the first call:
     /// asking for them loads the built-in rules if nothing was configured.
     pub fn buffer(&mut self, which: Buffer) -> &[u8] {
         if matches!(which, Buffer::Rules | Buffer::Stats) && self.detector.is_none() {
-            let _ = self.detector();
+            let _ = self.ensure_detector();
         }
+        let report = &self.report;
         match which {
             Buffer::Output => &self.output,
-            Buffer::Stats => &self.stats,
-            Buffer::Unreadable => &self.unreadable,
+            Buffer::Stats => self
+                .encoded
+                .stats
+                .get_or_insert_with(|| codec::encode_stats(&report.counts)),
+            Buffer::Unreadable => self
+                .encoded
+                .unreadable
+                .get_or_insert_with(|| codec::encode_unreadable(&report.unreadable)),
+            Buffer::Results => self
+                .encoded
+                .results
+                .get_or_insert_with(|| codec::encode_results(report)),
             Buffer::Rules => &self.rules,
             Buffer::Error => &self.error,
         }
@@ -256,52 +229,68 @@ impl State {
         status
     }
 
-    /// Runs the batch transform over `input`, filling the output buffers.
+    /// Runs the batch transform over `input`, filling the output and the report.
     pub fn transform(&mut self, input: &[u8]) -> Status {
         self.error.clear();
-        if let Err(status) = self.detector() {
+        if let Err(status) = self.ensure_detector() {
             return status;
         }
+        self.config
+            .fault_injection
+            .iter()
+            .for_each(|f| f.check(input));
+        self.output.clear();
+        self.encoded = Encoded::default();
+        let options = self.config.options();
         let Some(detector) = self.detector.as_ref() else {
             return Status::RuleError;
         };
-        self.faults.check(input);
-        self.output.clear();
-        let report =
-            detector.transform_ndjson(input, &self.options, &mut self.scratch, &mut self.output);
-        self.stats = stats_block(&report.counts);
-        self.unreadable.clear();
-        for line in &report.unreadable {
-            let reason = line.reason.replace(['\t', '\n', '\r'], " ");
-            self.unreadable
-                .extend_from_slice(format!("{}\t{reason}\n", line.line).as_bytes());
-        }
+        detector.transform_ndjson_into(
+            &TrailtagTag,
+            input,
+            &options,
+            &mut self.scratch,
+            &mut self.output,
+            &mut self.report,
+        );
         Status::Ok
     }
-}
 
-/// The statistics block of a call that has counted nothing yet.
-fn zero_stats(detector: &Detector) -> Vec<u8> {
-    stats_block(&trailtag_engine::Counts::for_rules(detector.rules().len()))
-}
-
-/// The statistics block: see [`crate::contract::stats`].
-pub fn stats_block(counts: &trailtag_engine::Counts) -> Vec<u8> {
-    let mut slots = vec![0u64; stats::FIRST_RULE + counts.per_rule.len()];
-    slots[stats::RECORDS_IN] = counts.records_in;
-    slots[stats::RECORDS_OUT] = counts.records_out;
-    slots[stats::TAGGED] = counts.tagged;
-    slots[stats::UNREADABLE] = counts.unreadable;
-    slots[stats::BLANK] = counts.blank;
-    slots[stats::RULE_COUNT] = counts.per_rule.len() as u64;
-    slots[stats::FIRST_RULE..].copy_from_slice(&counts.per_rule);
-    slots.iter().flat_map(|s| s.to_le_bytes()).collect()
-}
-
-/// The rules document: a JSON array of each rule's metadata, in rule order.
-pub fn rules_document(detector: &Detector) -> Vec<u8> {
-    let metas: Vec<_> = detector.rules().iter().map(|r| r.meta()).collect();
-    serde_json::to_vec(&metas).unwrap_or_else(|_| b"[]".to_vec())
+    /// Decides one record for the Fluent Bit filter, with the configured options; whether
+    /// records that match nothing are dropped is the export's choice (`only_matches`).
+    pub fn filter(&mut self, record: &[u8], only_matches: bool) -> FilterAnswer {
+        self.output.clear();
+        self.encoded = Encoded::default();
+        self.config
+            .fault_injection
+            .iter()
+            .for_each(|f| f.check(record));
+        if let Err(status) = self.ensure_detector() {
+            return FilterAnswer::Unreadable(format!("no detector ({})", status.name()));
+        }
+        let options = Options {
+            only_matches,
+            ..self.config.options()
+        };
+        let Some(detector) = self.detector.as_ref() else {
+            return FilterAnswer::Unreadable("no detector".into());
+        };
+        let writer: &dyn TagWriter = &TrailtagTag;
+        let verdict = detector.transform_one_into(
+            writer,
+            record,
+            &options,
+            &mut self.scratch,
+            &mut self.output,
+            &mut self.report,
+        );
+        match verdict {
+            Verdict::Unreadable(unreadable) => FilterAnswer::Unreadable(unreadable.detail),
+            Verdict::Tagged => FilterAnswer::Written,
+            Verdict::Skipped | Verdict::NoMatch if only_matches => FilterAnswer::Dropped,
+            Verdict::Skipped | Verdict::NoMatch => FilterAnswer::Written,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,9 +20,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE};
-use trailtag::session::{GuestConfig, Session};
+use trailtag::session::Session;
 use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
+use trailtag_plugin::codec::Config;
 
 /// The corpus, then every case record, one per line.
 fn corpus() -> &'static [u8] {
@@ -59,7 +60,7 @@ fn native() -> &'static [u8] {
 }
 
 fn session(variant: ModuleVariant) -> Session {
-    Session::embedded(variant, &GuestConfig::default()).unwrap()
+    Session::embedded(variant, &Config::default()).unwrap()
 }
 
 /// Raw ABI, batches of about 64 KiB cut at line ends.

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trailtag_engine::envelope::{Framing, Piece, Splitter, sniff, to_one_line};
+use trailtag_engine::framing::{Framing, Piece, Splitter, sniff, to_one_line};
 
 const FRAMINGS: [Framing; 3] = [Framing::Lines, Framing::RecordsArray, Framing::Concatenated];
 const LIMITS: [usize; 6] = [usize::MAX, 1 << 20, 256, 16, 1, 0];

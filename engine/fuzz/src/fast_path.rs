@@ -31,6 +31,7 @@ pub fn decide(
         let options = Options {
             only_matches: false,
             validate,
+            ..Options::default()
         };
         detector.tag_record(record, &options, &mut scratch, &mut out)
     };

@@ -15,11 +15,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use trailtag_engine::envelope::to_one_line;
+use trailtag_engine::framing::to_one_line;
 use trailtag_engine::{Detector, Options, Scratch, Verdict};
 
 use super::SplitMix64;
-use crate::cli::parse_size;
+use crate::units::parse_size;
 
 /// `trailtag bench generate`
 #[derive(Debug, Args)]

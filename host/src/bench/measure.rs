@@ -19,7 +19,8 @@ use super::peak_rss_bytes;
 use super::ruleset::Ruleset;
 use crate::input::{self, Consumer};
 use crate::runtime::ModuleVariant;
-use crate::session::{GuestConfig, Session};
+use crate::session::Session;
+use trailtag_plugin::codec::Config;
 
 /// Bytes of records per batch (the CLI's default).
 pub const BATCH_BYTES: usize = 1 << 20;
@@ -154,9 +155,9 @@ impl Processor {
                 } else {
                     ModuleVariant::Portable
                 };
-                let config = GuestConfig {
+                let config = Config {
                     rules: ruleset.extra_rules(),
-                    ..GuestConfig::default()
+                    ..Config::default()
                 };
                 let session = Session::embedded(variant, &config)?;
                 Engine::Guest {
@@ -189,11 +190,12 @@ impl Processor {
                 session,
                 per_record: false,
             } => {
-                let stats = session
+                let counts = session
                     .transform(batch)?
                     .map_err(anyhow::Error::from)?
-                    .stats;
-                (stats.records_in, stats.tagged)
+                    .report
+                    .counts;
+                (counts.records_in, counts.tagged)
             }
             Engine::Guest {
                 session,

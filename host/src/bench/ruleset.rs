@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use clap::ValueEnum;
 use trailtag_engine::RuleSource;
 
-use crate::session::RuleFile;
+use trailtag_plugin::codec::RuleFile;
 
 /// `bench/rule-pack-event-names.tsv`: 100 (eventSource, eventName) pairs that Elastic's AWS rules
 /// pin, the stand-in for a real rule pack.

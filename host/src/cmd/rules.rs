@@ -4,12 +4,13 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use trailtag_engine::envelope::to_one_line;
-use trailtag_engine::{Detector, TAG_KEY};
+use trailtag_engine::Detector;
+use trailtag_engine::framing::to_one_line;
 
 use crate::cli::{GuestArgs, RulesCommand};
+use crate::rule_files::{as_sources, read_rule_files};
 use crate::runtime::ModuleVariant;
-use crate::session::{Session, as_sources, read_rule_files};
+use crate::session::Session;
 
 /// Runs a `rules` subcommand.
 pub fn run(command: &RulesCommand) -> Result<ExitCode> {
@@ -21,7 +22,7 @@ pub fn run(command: &RulesCommand) -> Result<ExitCode> {
 }
 
 fn list(args: &GuestArgs, json: bool) -> Result<ExitCode> {
-    let session = Session::start(args, ModuleVariant::Simd, false, false)?;
+    let session = super::session(args, ModuleVariant::Simd, |_| {})?;
     let mut out = io::stdout().lock();
     if json {
         out.write_all(session.rules_document())?;
@@ -39,7 +40,7 @@ fn list(args: &GuestArgs, json: bool) -> Result<ExitCode> {
 }
 
 fn check(args: &GuestArgs) -> Result<ExitCode> {
-    let session = Session::start(args, ModuleVariant::Simd, false, false)?;
+    let session = super::session(args, ModuleVariant::Simd, |_| {})?;
     writeln!(
         io::stdout().lock(),
         "{} rules loaded without problems",
@@ -57,7 +58,7 @@ fn test(args: &GuestArgs) -> Result<ExitCode> {
         .sources(as_sources(&user_rules))
         .build()
         .context("loading the rules")?;
-    let mut session = Session::start(args, ModuleVariant::Simd, false, false)?;
+    let mut session = super::session(args, ModuleVariant::Simd, |_| {})?;
     let mut out = io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
     for rule in native.rules() {
@@ -88,19 +89,19 @@ fn test(args: &GuestArgs) -> Result<ExitCode> {
     })
 }
 
+/// The ids of the rules the module matched on `record`, from the module's own results.
 fn detections_in_module(session: &mut Session, record: &str) -> Result<Vec<String>> {
     let mut line = to_one_line(record.as_bytes());
     line.push(b'\n');
     let output = session
         .transform(&line)?
         .context("the module failed on an example")?;
-    let value: serde_json::Value = serde_json::from_slice(&output.output).unwrap_or_default();
-    let detections = value[TAG_KEY]["detections"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    Ok(detections
+    let rules = session.rules();
+    Ok(output
+        .report
+        .tagged
         .iter()
-        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .flat_map(|t| &t.rules)
+        .filter_map(|&i| rules.get(i as usize).map(|r| r.id.clone()))
         .collect())
 }

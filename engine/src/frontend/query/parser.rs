@@ -3,7 +3,7 @@
 //! Precedence, loosest first: `or`, `and`, `not`, then a clause or a parenthesised expression.
 //! Nesting is bounded ([`MAX_DEPTH`]) so that no query, however hostile, can exhaust the stack.
 
-use super::ast::{Ast, CompareOp, Literal, StringFunction};
+use super::ast::{Ast, CompareOp, Literal, Span, StringFunction};
 use super::lexer::{LexError, Token, TokenKind, tokenize};
 use crate::path::FieldPath;
 
@@ -64,6 +64,21 @@ impl Parser {
 
     fn offset(&self) -> usize {
         self.tokens[self.pos.min(self.tokens.len() - 1)].offset
+    }
+
+    /// Where the last consumed token ends.
+    fn previous_end(&self) -> usize {
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.tokens.get(i))
+            .map_or(0, |t| t.end)
+    }
+
+    fn span_from(&self, start: usize) -> Span {
+        Span {
+            start,
+            end: self.previous_end().max(start),
+        }
     }
 
     fn advance(&mut self) -> TokenKind {
@@ -196,6 +211,7 @@ impl Parser {
         let argument = self.string_literal()?;
         self.expect(&TokenKind::RParen, "`)`")?;
         Ok(Ast::Function {
+            span: self.span_from(start),
             function,
             field,
             argument,
@@ -204,14 +220,21 @@ impl Parser {
     }
 
     fn clause(&mut self) -> Result<Ast, QueryError> {
+        let start = self.offset();
         let field = self.field()?;
         if let Some(op) = self.comparison_operator() {
             let value = self.literal()?;
-            return Ok(Ast::Compare { field, op, value });
+            return Ok(Ast::Compare {
+                span: self.span_from(start),
+                field,
+                op,
+                value,
+            });
         }
         if self.eat(&TokenKind::Colon) {
             let patterns = self.one_or_list(Self::string_literal)?;
             return Ok(Ast::Like {
+                span: self.span_from(start),
                 field,
                 patterns,
                 case_insensitive: true,
@@ -221,15 +244,16 @@ impl Parser {
             if !self.at_keyword("in") {
                 return self.fail("expected `in` after `not`");
             }
-            return Ok(Ast::Not(Box::new(self.in_list(field)?)));
+            return Ok(Ast::Not(Box::new(self.in_list(start, field)?)));
         }
         if self.at_keyword("in") {
-            return self.in_list(field);
+            return self.in_list(start, field);
         }
         if self.eat_keyword("like") {
             let case_insensitive = self.eat(&TokenKind::Tilde);
             let patterns = self.one_or_list(Self::string_literal)?;
             return Ok(Ast::Like {
+                span: self.span_from(start),
                 field,
                 patterns,
                 case_insensitive,
@@ -239,6 +263,7 @@ impl Parser {
             let case_insensitive = self.eat(&TokenKind::Tilde);
             let patterns = self.one_or_list(Self::string_literal)?;
             return Ok(Ast::Regex {
+                span: self.span_from(start),
                 field,
                 patterns,
                 case_insensitive,
@@ -249,7 +274,7 @@ impl Parser {
         ))
     }
 
-    fn in_list(&mut self, field: FieldPath) -> Result<Ast, QueryError> {
+    fn in_list(&mut self, start: usize, field: FieldPath) -> Result<Ast, QueryError> {
         self.pos += 1; // `in`
         let case_insensitive = self.eat(&TokenKind::Tilde);
         if self.peek() != &TokenKind::LParen {
@@ -257,6 +282,7 @@ impl Parser {
         }
         let values = self.one_or_list(Self::literal)?;
         Ok(Ast::In {
+            span: self.span_from(start),
             field,
             values,
             case_insensitive,
@@ -352,17 +378,20 @@ mod tests {
         let ast = parse(r#"a == "1" or not b == "2" and c != null"#).unwrap();
         let expected = Ast::Or(vec![
             Ast::Compare {
+                span: Span { start: 0, end: 8 },
                 field: field("a"),
                 op: CompareOp::Eq,
                 value: Literal::String("1".into()),
             },
             Ast::And(vec![
                 Ast::Not(Box::new(Ast::Compare {
+                    span: Span { start: 16, end: 24 },
                     field: field("b"),
                     op: CompareOp::Eq,
                     value: Literal::String("2".into()),
                 })),
                 Ast::Compare {
+                    span: Span { start: 29, end: 38 },
                     field: field("c"),
                     op: CompareOp::Ne,
                     value: Literal::Null,
@@ -370,6 +399,30 @@ mod tests {
             ]),
         ]);
         assert_eq!(ast, expected);
+    }
+
+    #[test]
+    fn clauses_carry_the_span_of_their_text() {
+        let query = r#"startsWith~(a, "x") and b not in ("y") or c regex "[" "#;
+        let Ast::Or(terms) = parse(query).unwrap() else {
+            panic!("or expected")
+        };
+        let Ast::And(first) = &terms[0] else {
+            panic!("and expected")
+        };
+        let text = |ast: &Ast| match ast {
+            Ast::Function { span, .. } | Ast::Regex { span, .. } | Ast::In { span, .. } => {
+                &query[span.start..span.end]
+            }
+            Ast::Not(inner) => match inner.as_ref() {
+                Ast::In { span, .. } => &query[span.start..span.end],
+                _ => "",
+            },
+            _ => "",
+        };
+        assert_eq!(text(&first[0]), r#"startsWith~(a, "x")"#);
+        assert_eq!(text(&first[1]), r#"b not in ("y")"#);
+        assert_eq!(text(&terms[1]), r#"c regex "[""#);
     }
 
     #[test]

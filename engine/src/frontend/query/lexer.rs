@@ -2,11 +2,12 @@
 
 use crate::json::Number;
 
-/// A token with the byte offset where it starts in the query text.
+/// A token with the byte offsets where it starts and ends in the query text.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Token {
     pub kind: TokenKind,
     pub offset: usize,
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +95,7 @@ impl<'t> Lexer<'t> {
             return Ok(Token {
                 kind: TokenKind::End,
                 offset,
+                end: offset,
             });
         };
         let kind = match c {
@@ -104,7 +106,11 @@ impl<'t> Lexer<'t> {
             c if c.is_ascii_alphabetic() || c == '_' || c == '@' => TokenKind::Ident(self.ident()),
             _ => self.operator(offset)?,
         };
-        Ok(Token { kind, offset })
+        Ok(Token {
+            kind,
+            offset,
+            end: self.pos,
+        })
     }
 
     fn next_is_digit(&self) -> bool {

@@ -4,7 +4,7 @@
 //! they find spans, they never judge validity. Nesting is tracked with a counter, not recursion.
 
 /// Index of the first non-whitespace byte at or after `i` (JSON whitespace only).
-pub(crate) fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+pub fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
@@ -12,7 +12,7 @@ pub(crate) fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// `i` is at an opening quote; returns the index just past the closing quote.
-pub(crate) fn skip_string(bytes: &[u8], i: usize) -> usize {
+pub fn skip_string(bytes: &[u8], i: usize) -> usize {
     let mut j = i + 1;
     while let Some(offset) = memchr::memchr2(b'"', b'\\', &bytes[j.min(bytes.len())..]) {
         j += offset;
@@ -26,7 +26,7 @@ pub(crate) fn skip_string(bytes: &[u8], i: usize) -> usize {
 }
 
 /// `i` is at the start of a value; returns the index just past its end.
-pub(crate) fn skip_value(bytes: &[u8], i: usize) -> usize {
+pub fn skip_value(bytes: &[u8], i: usize) -> usize {
     match bytes.get(i) {
         Some(b'"') => skip_string(bytes, i),
         Some(b'{' | b'[') => skip_container(bytes, i),
@@ -67,7 +67,7 @@ fn skip_container(bytes: &[u8], i: usize) -> usize {
 
 /// A top-level member of an object: where its key starts and where its value ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MemberSpan {
+pub struct MemberSpan {
     /// Index of the key's opening quote.
     pub start: usize,
     /// Index just past the key's closing quote.
@@ -77,7 +77,7 @@ pub(crate) struct MemberSpan {
 }
 
 /// The members of the object that starts at the first non-whitespace byte of `bytes`.
-pub(crate) fn object_members(bytes: &[u8]) -> Vec<MemberSpan> {
+pub fn object_members(bytes: &[u8]) -> Vec<MemberSpan> {
     let mut members = Vec::new();
     let mut i = skip_ws(bytes, 0) + 1; // past `{`
     loop {

@@ -48,6 +48,40 @@ pub fn sniff(head: &[u8]) -> Framing {
     }
 }
 
+/// Whether more bytes could change what [`sniff`] says about `head`: a reader stops reading
+/// ahead as soon as they cannot, so that a stream's first record is not held back waiting for
+/// 64 KiB that may never come.
+pub fn sniff_needs_more(head: &[u8]) -> bool {
+    let start = skip_ws(head, 0);
+    let Some(&first) = head.get(start) else {
+        return true;
+    };
+    if starts_records_array(head, start) {
+        return false;
+    }
+    if records_array_prefix(head, start) {
+        return true;
+    }
+    matches!(first, b'{' | b'[') && memchr::memchr(b'\n', &head[start..]).is_none()
+}
+
+/// `head` ends inside `{ "Records" : [` (whitespace allowed), so the next bytes decide.
+fn records_array_prefix(head: &[u8], start: usize) -> bool {
+    let mut i = start;
+    for token in [&b"{"[..], b"\"Records\"", b":", b"["] {
+        i = skip_ws(head, i);
+        let rest = &head[i.min(head.len())..];
+        if rest.len() < token.len() {
+            return token.starts_with(rest);
+        }
+        if !rest.starts_with(token) {
+            return false;
+        }
+        i += token.len();
+    }
+    false
+}
+
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     while bytes
         .get(i)
@@ -356,6 +390,37 @@ mod tests {
         assert_eq!(sniff(b"not json\n"), Framing::Lines);
         assert_eq!(sniff(b"{\"long line without end"), Framing::Lines);
         assert_eq!(sniff(b""), Framing::Lines);
+    }
+
+    #[test]
+    fn sniffing_reads_ahead_only_while_the_answer_could_change() {
+        for head in [
+            &b""[..],
+            b"  ",
+            b"{",
+            b"{\n  \"Rec",
+            b"{\"Records\" :",
+            b"{\"a\":1",
+        ] {
+            assert!(
+                sniff_needs_more(head),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        for head in [
+            &b"{\"a\":1}\n"[..],
+            b"{\n  \"version\": \"0\",\n",
+            b"{\"Records\":[",
+            b"not json",
+            b"{\"Recs\":1}\n",
+        ] {
+            assert!(
+                !sniff_needs_more(head),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
     }
 
     #[test]

@@ -9,13 +9,16 @@
 //!
 //! The grammar is EQL's `where` clause (no event category, no pipes, no sequences), so a
 //! detection engineer reads it without a manual and the Elastic EQL front end can share this
-//! parser. The semantics are strict (see `docs/rules.md`): values compare by JSON type,
+//! parser. Text is parsed into an [`Ast`] whose clauses carry spans ([`parse`]), then lowered
+//! into the IR ([`lower()`]) with the semantics of `docs/rules.md`: values compare by JSON type,
 //! paths follow objects only, and a comparison on an absent field is false, so `not` of it is
 //! true, exactly as in EQL.
 
 mod ast;
 mod lexer;
+mod lower;
 mod parser;
 
-pub use ast::{Ast, CompareOp, Literal, StringFunction};
+pub use ast::{Ast, CompareOp, Literal, Span, StringFunction};
+pub use lower::{LowerError, lower};
 pub use parser::{MAX_DEPTH, QueryError, parse};

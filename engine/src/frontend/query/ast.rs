@@ -1,9 +1,21 @@
-//! The syntax tree of a query, before compilation.
+//! The syntax tree of a query, before it is lowered into the IR.
+//!
+//! Every clause carries the [`Span`] of its text, so that a mistake found while lowering it (a
+//! bad regex, an ordering against `null`) is reported at that clause's line and column.
 
 use crate::json::Number;
 use crate::path::FieldPath;
 
-/// A parsed boolean expression.
+/// Byte offsets of a piece of the query text: `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Offset of the first byte.
+    pub start: usize,
+    /// Offset just past the last byte.
+    pub end: usize,
+}
+
+/// A parsed boolean expression. Each clause's `span` is the text of the whole clause.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
     /// All must hold.
@@ -14,30 +26,35 @@ pub enum Ast {
     Not(Box<Ast>),
     /// `field <op> literal`
     Compare {
+        span: Span,
         field: FieldPath,
         op: CompareOp,
         value: Literal,
     },
     /// `field in (a, b)` / `field in~ (a, b)`
     In {
+        span: Span,
         field: FieldPath,
         values: Vec<Literal>,
         case_insensitive: bool,
     },
     /// `field like "p*"`, `field like~ (..)`, and EQL's `field : "p*"` (insensitive).
     Like {
+        span: Span,
         field: FieldPath,
         patterns: Vec<String>,
         case_insensitive: bool,
     },
     /// `field regex "re"` / `regex~`: the whole value must match.
     Regex {
+        span: Span,
         field: FieldPath,
         patterns: Vec<String>,
         case_insensitive: bool,
     },
     /// `stringContains(field, "x")`, `startsWith`, `endsWith`, with `~` variants.
     Function {
+        span: Span,
         function: StringFunction,
         field: FieldPath,
         argument: String,

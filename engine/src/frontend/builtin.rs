@@ -1,6 +1,6 @@
 //! The built-in rules: the repository's `rules/*.toml`, embedded at build time.
 
-use crate::detector::RuleSource;
+use super::RuleSource;
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 

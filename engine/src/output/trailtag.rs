@@ -1,0 +1,85 @@
+//! The native tag: one `trailtag` member whose schema `docs/tag-schema.md` documents.
+//!
+//! ```text
+//! "trailtag":{"version":1,"severity":"medium","risk_score":47,
+//!             "detections":[{"id":...,"name":...,"severity":...,"risk_score":...,
+//!                            "threat":[...],"references":[...]}],
+//!             "context":{"actor_arn":...,...}}
+//! ```
+//!
+//! `severity` and `risk_score` are the highest among the detections, which are in rule order;
+//! `context` holds the findings' context values in their order.
+
+use serde::Serialize;
+
+use super::TagWriter;
+use crate::context::write_json_string;
+use crate::findings::{Detection, TAG_KEY};
+use crate::rule::{RuleMeta, Severity, Threat};
+
+/// The version of the tag's schema; bumped on any incompatible change.
+pub const TAG_SCHEMA_VERSION: u32 = 1;
+
+/// The native `trailtag` member.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrailtagTag;
+
+impl TagWriter for TrailtagTag {
+    fn key(&self) -> &str {
+        TAG_KEY
+    }
+
+    fn write_value(&self, detection: &Detection<'_>, out: &mut Vec<u8>) {
+        let severity = detection
+            .rules()
+            .map(|r| r.severity)
+            .max()
+            .unwrap_or(Severity::Informational);
+        let risk = detection.rules().map(|r| r.risk_score).max().unwrap_or(0);
+        out.extend_from_slice(
+            format!("{{\"version\":{TAG_SCHEMA_VERSION},\"severity\":").as_bytes(),
+        );
+        write_json_string(severity.as_str(), out);
+        out.extend_from_slice(format!(",\"risk_score\":{risk},\"detections\":[").as_bytes());
+        for (i, rule) in detection.rules().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_detection(rule, out);
+        }
+        out.extend_from_slice(b"],\"context\":{");
+        for (i, (name, value)) in detection.findings().context().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_string(name, out);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.extend_from_slice(b"}}");
+    }
+}
+
+/// A rule's entry in `detections`, members in schema order.
+#[derive(Serialize)]
+struct DetectionEntry<'m> {
+    id: &'m str,
+    name: &'m str,
+    severity: Severity,
+    risk_score: u8,
+    threat: &'m [Threat],
+    references: &'m [String],
+}
+
+fn write_detection(meta: &RuleMeta, out: &mut Vec<u8>) {
+    let entry = DetectionEntry {
+        id: &meta.id,
+        name: &meta.name,
+        severity: meta.severity,
+        risk_score: meta.risk_score,
+        threat: &meta.threat,
+        references: &meta.references,
+    };
+    // Serialising plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, &entry);
+}

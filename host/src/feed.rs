@@ -1,0 +1,423 @@
+//! The feed: inputs read on their own thread, handed to the pipeline as batches, promptly.
+//!
+//! A reader thread opens each input in turn ([`crate::input`]) and appends its records, as
+//! whole lines, to the open batch at the back of a short queue; a batch closes when it reaches
+//! the batch size. The pipeline takes batches from the front. Two rules make a stream stream:
+//! - a batch that stops growing (the input has nothing more for now, as with `tail -f`) is
+//!   handed over once it has been idle for the idle interval, so no record waits longer than
+//!   that; while input is plentiful batches fill before they idle, so the interval costs nothing
+//!   at full speed (`BENCHMARKS.md` measures it);
+//! - when the queue holds more than two batches' worth of bytes the reader waits for the
+//!   pipeline (backpressure): memory stays bounded whatever the input.
+//!
+//! Reading also overlaps with tagging: one thread decompresses and splits while the other calls
+//! the module. Bytes are copied once, from the read buffer into the batch, as they were before.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use trailtag_engine::framing::Framing;
+
+use crate::input::{self, Consumer, InputError};
+
+/// Where records come from.
+pub enum Source {
+    /// A file (`-` is stdin).
+    Path(PathBuf),
+    /// Standard input.
+    Stdin,
+    /// Any reader (a socket, a pipe from a child), under a name for messages.
+    Reader {
+        /// Shown in messages.
+        name: String,
+        /// The bytes.
+        reader: Box<dyn io::Read + Send>,
+    },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.name())
+    }
+}
+
+impl Source {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Stdin => "-".to_owned(),
+            Source::Reader { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// What the pipeline takes from the feed, in input order.
+#[derive(Debug)]
+pub enum Item {
+    /// An input was opened.
+    Opened {
+        /// Its name.
+        name: Arc<str>,
+        /// How its records are framed.
+        framing: Framing,
+    },
+    /// An input could not be opened.
+    OpenFailed {
+        /// Its name.
+        name: Arc<str>,
+        /// Why.
+        error: io::Error,
+    },
+    /// Whole lines (records and blank lines), each ending with `\n`.
+    Batch(Vec<u8>),
+    /// A piece of a record larger than the limit, in order.
+    OversizedPiece(Vec<u8>),
+    /// The end of an oversized record.
+    OversizedEnd,
+    /// An input ended; with an error when it could not be read to its end (every record before
+    /// the error was delivered).
+    Closed(Result<(), InputError>),
+}
+
+/// What [`Feed::next`] hands out.
+#[derive(Debug)]
+pub enum Next {
+    /// The next item.
+    Item(Item),
+    /// Nothing new for an idle interval: a good moment to flush output.
+    Idle,
+    /// Every input has been read.
+    End,
+}
+
+/// How batches are cut.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedOptions {
+    /// Bytes of whole lines at which a batch closes.
+    pub batch_bytes: usize,
+    /// Records longer than this are streamed through in pieces.
+    pub max_record: usize,
+    /// How long a batch may sit without growing before it is handed over.
+    pub idle: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    queued_bytes: usize,
+    /// The last item is a batch the reader may still append to.
+    open: bool,
+    last_append: Option<Instant>,
+    done: bool,
+    cancelled: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Inputs being read on a thread of their own.
+#[derive(Debug)]
+pub struct Feed {
+    shared: Arc<Shared>,
+    options: FeedOptions,
+    _reader: JoinHandle<()>,
+}
+
+impl Feed {
+    /// Starts reading `sources` in order; `read_bytes` counts raw bytes read (for progress).
+    pub fn start(sources: Vec<Source>, options: FeedOptions, read_bytes: Arc<AtomicU64>) -> Self {
+        let shared = Arc::new(Shared::default());
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            options,
+        };
+        let reader = std::thread::spawn(move || writer.read_all(sources, &read_bytes));
+        Self {
+            shared,
+            options,
+            _reader: reader,
+        }
+    }
+
+    /// The next item: a closed batch at once, an open one once it has been idle for the idle
+    /// interval (or its input has ended).
+    pub fn next(&self) -> Next {
+        let mut queue = self.shared.lock();
+        loop {
+            if queue.items.len() > 1 || (queue.items.len() == 1 && !queue.open) {
+                return Next::Item(self.pop(&mut queue));
+            }
+            if queue.items.is_empty() {
+                if queue.done {
+                    return Next::End;
+                }
+                let (next, timeout) = self.wait(queue, self.options.idle);
+                queue = next;
+                if timeout && queue.items.is_empty() && !queue.done {
+                    return Next::Idle;
+                }
+                continue;
+            }
+            let idle_for = queue.last_append.map_or(Duration::MAX, |t| t.elapsed());
+            if queue.done || idle_for >= self.options.idle {
+                return Next::Item(self.pop(&mut queue));
+            }
+            queue = self.wait(queue, self.options.idle - idle_for).0;
+        }
+    }
+
+    fn wait<'q>(
+        &self,
+        queue: MutexGuard<'q, Queue>,
+        timeout: Duration,
+    ) -> (MutexGuard<'q, Queue>, bool) {
+        let (queue, result) = self
+            .shared
+            .changed
+            .wait_timeout(queue, timeout)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (queue, result.timed_out())
+    }
+
+    fn pop(&self, queue: &mut Queue) -> Item {
+        let item = queue.items.pop_front();
+        if queue.items.is_empty() {
+            queue.open = false;
+        }
+        let item = item.unwrap_or(Item::Closed(Ok(())));
+        queue.queued_bytes = queue.queued_bytes.saturating_sub(item_bytes(&item));
+        self.shared.changed.notify_all();
+        item
+    }
+}
+
+impl Drop for Feed {
+    /// Stops the reader at its next append (it may be blocked reading: it is not joined).
+    fn drop(&mut self) {
+        self.shared.lock().cancelled = true;
+        self.shared.changed.notify_all();
+    }
+}
+
+fn item_bytes(item: &Item) -> usize {
+    match item {
+        Item::Batch(bytes) | Item::OversizedPiece(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// The reader thread's side: a [`Consumer`] appending to the queue.
+struct Writer {
+    shared: Arc<Shared>,
+    options: FeedOptions,
+}
+
+impl Writer {
+    fn read_all(mut self, sources: Vec<Source>, read_bytes: &Arc<AtomicU64>) {
+        for source in sources {
+            if self.read_one(source, read_bytes).is_err() {
+                return;
+            }
+        }
+        self.shared.lock().done = true;
+        self.shared.changed.notify_all();
+    }
+
+    /// Reads one input to its end; an error means the pipeline went away.
+    fn read_one(&mut self, source: Source, read_bytes: &Arc<AtomicU64>) -> io::Result<()> {
+        let name: Arc<str> = Arc::from(source.name());
+        let mut input = match input::open_source(source, Arc::clone(read_bytes)) {
+            Ok(input) => input,
+            Err(error) => return self.push(Item::OpenFailed { name, error }),
+        };
+        self.push(Item::Opened {
+            name,
+            framing: input.framing,
+        })?;
+        let result = input::read_records(&mut input, self.options.max_record, self);
+        if let Err(InputError::Consumer(e)) = result {
+            return Err(e);
+        }
+        self.push(Item::Closed(result))
+    }
+
+    /// Waits while the queue is full; fails once the pipeline has gone.
+    fn room(&self) -> io::Result<MutexGuard<'_, Queue>> {
+        let mut queue = self.shared.lock();
+        while !queue.cancelled && queue.queued_bytes >= 2 * self.options.batch_bytes {
+            queue = self
+                .shared
+                .changed
+                .wait(queue)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if queue.cancelled {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the pipeline stopped",
+            ));
+        }
+        Ok(queue)
+    }
+
+    fn push(&self, item: Item) -> io::Result<()> {
+        let mut queue = self.room()?;
+        queue.queued_bytes += item_bytes(&item);
+        queue.open = false;
+        queue.items.push_back(item);
+        drop(queue);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// Appends whole lines to the open batch, or opens one.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the feed hands over a batch that has been idle for a while: it reads the clock"
+    )]
+    fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut queue = self.room()?;
+        let append_to_open = queue.open
+            && matches!(queue.items.back(), Some(Item::Batch(b)) if b.len() + len <= self.options.batch_bytes.max(len));
+        if !append_to_open {
+            queue.items.push_back(Item::Batch(Vec::with_capacity(
+                self.options.batch_bytes.max(len),
+            )));
+        }
+        if let Some(Item::Batch(batch)) = queue.items.back_mut() {
+            parts.iter().for_each(|p| batch.extend_from_slice(p));
+            queue.open = batch.len() < self.options.batch_bytes;
+        }
+        queue.queued_bytes += len;
+        queue.last_append = Some(Instant::now());
+        drop(queue);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+}
+
+impl Consumer for Writer {
+    fn lines(&mut self, block: &[u8]) -> io::Result<()> {
+        self.append(&[block])
+    }
+
+    fn record(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append(&[bytes, b"\n"])
+    }
+
+    fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.push(Item::OversizedPiece(bytes.to_vec()))
+    }
+
+    fn oversized_end(&mut self) -> io::Result<()> {
+        self.push(Item::OversizedEnd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::panic,
+        reason = "a test fails by panicking"
+    )]
+    use super::*;
+    use std::io::Write;
+
+    fn options(batch_bytes: usize) -> FeedOptions {
+        FeedOptions {
+            batch_bytes,
+            max_record: 1 << 20,
+            idle: Duration::from_millis(20),
+        }
+    }
+
+    fn drain(feed: &Feed) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        loop {
+            match feed.next() {
+                Next::Item(Item::Batch(b)) => bytes.extend(b),
+                Next::End => return bytes,
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_at_whole_lines_and_nothing_is_lost() {
+        let input: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
+            .collect();
+        /// Hands out at most 1000 bytes per read.
+        struct Trickle(io::Cursor<Vec<u8>>);
+        impl io::Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(1000);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let source = Source::Reader {
+            name: "mem".into(),
+            reader: Box::new(Trickle(io::Cursor::new(input.clone()))),
+        };
+        let feed = Feed::start(vec![source], options(4096), Arc::default());
+        let mut batches = Vec::new();
+        loop {
+            match feed.next() {
+                Next::Item(Item::Batch(b)) => batches.push(b),
+                Next::End => break,
+                _ => {}
+            }
+        }
+        assert_eq!(batches.concat(), input);
+        assert!(batches.len() > 10, "{} batches", batches.len());
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.len() <= 4096 && b.ends_with(b"\n"))
+        );
+    }
+
+    /// A pipe whose writer is still open: the batch must come out after the idle interval, not
+    /// at end of input.
+    #[test]
+    fn a_batch_that_stops_growing_is_handed_over() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let source = Source::Reader {
+            name: "pipe".into(),
+            reader: Box::new(reader),
+        };
+        let feed = Feed::start(vec![source], options(1 << 20), Arc::default());
+        writer.write_all(b"{\"first\":1}\n").unwrap();
+        let batch = loop {
+            match feed.next() {
+                Next::Item(Item::Batch(b)) => break b,
+                Next::End => panic!("the input has not ended"),
+                _ => {}
+            }
+        };
+        assert_eq!(batch, b"{\"first\":1}\n");
+        writer.write_all(b"{\"second\":2}\n").unwrap();
+        drop(writer);
+        let rest = drain(&feed);
+        assert_eq!(rest, b"{\"second\":2}\n");
+    }
+}
