@@ -281,3 +281,37 @@ fn an_s3_file_that_is_one_huge_document_streams_record_by_record() {
     );
     assert_eq!(lines(&run.stdout).len(), 40_000);
 }
+
+/// A small S3 delivery file cut short, as an interrupted download leaves it: every record that
+/// was complete before the cut is written (and tagged), the cut is reported, exit status 2.
+/// (Before, the error came while sniffing the framing and the file wrote nothing at all.)
+#[test]
+fn a_truncated_small_s3_file_writes_every_complete_record_before_the_cut() {
+    let records: Vec<String> = (0..40)
+        .map(|i| create_group(&format!(r#","i":{i}"#)))
+        .collect();
+    let document = format!("{{\"Records\":[{}]}}", records.join(","));
+    assert!(
+        document.len() < 16 << 10,
+        "small: read whole while sniffing"
+    );
+    let compressed = gzip(document.as_bytes());
+    let cut = &compressed[..compressed.len() * 3 / 4];
+    let run = tag(&[], &file("cut-s3.json.gz", cut));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let out = lines(&run.stdout);
+    let complete = out
+        .iter()
+        .filter(|l| data::detection_ids(l) == ["iam_group_created"])
+        .count();
+    assert!(
+        complete >= 10,
+        "{complete} complete records written: {}",
+        run.stderr
+    );
+    for (line, record) in out.iter().zip(&records).take(complete) {
+        assert!(line.starts_with(&record.as_bytes()[..record.len() - 1]));
+    }
+    assert!(run.stderr.contains("cut-s3.json.gz"), "{}", run.stderr);
+    assert_eq!(count(&run, "input_errors"), 1);
+}

@@ -119,10 +119,9 @@ impl Config {
     pub fn decode(document: &[u8]) -> Result<Config, CodecError> {
         // serde would also accept an array, by position: insist on an object first.
         let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(document)
-                .map_err(|e| malformed(format!("configuration: {e}")))?;
+            serde_json::from_slice(document).map_err(|e| malformed(e.to_string()))?;
         serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| malformed(format!("configuration: {e}")))
+            .map_err(|e| malformed(e.to_string()))
     }
 
     /// The document a host sends.

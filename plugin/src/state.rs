@@ -165,7 +165,7 @@ impl State {
         self.error.clear();
         let config = match Config::decode(document) {
             Ok(config) => config,
-            Err(e) => return self.fail(Status::InvalidConfig, &e.0),
+            Err(e) => return self.fail(Status::InvalidConfig, &format!("configuration: {e}")),
         };
         match config.detector() {
             Ok(detector) => {
@@ -185,9 +185,12 @@ impl State {
         self.error = b"the previous call trapped; per-call buffers were reset".to_vec();
     }
 
+    /// A new detector: the rules document is rebuilt and every result buffer emptied (with the
+    /// new rule count), so that no result of the old rules can be read as one of the new.
     fn install(&mut self, detector: Detector) {
         self.rules = codec::encode_rules(&detector);
         self.detector = Some(detector);
+        self.output.clear();
         self.clear_report();
     }
 

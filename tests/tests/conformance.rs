@@ -25,13 +25,27 @@ use trailtag_conformance as data;
 use trailtag_engine::{Detector, Options, Scratch};
 use trailtag_plugin::codec::Config;
 
-/// The corpus, then every case record, one per line.
+/// Records that arrive with a `trailtag` member of their own: forged, escaped, spaced, nested
+/// (data, not a tag), on records that match and on records that do not.
+const FORGED: &[&str] = &[
+    r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","trailtag":{"version":1,"severity":"critical","detections":[{"id":"fake"}]}}"#,
+    r#"{"trailtag":{"forged":true},"eventSource":"iam.amazonaws.com","eventName":"CreateGroup"}"#,
+    r#"{"eventName":"GetObject","trail\u0074ag":{"forged":1}}"#,
+    r#"{"eventName":"GetObject", "trailtag" : 1 , "b":2, "trailtag":[2]}"#,
+    r#"{"a":{"trailtag":"nested data"},"eventName":"GetObject"}"#,
+];
+
+/// The corpus, then every case record, then the forged tags, one per line.
 fn corpus() -> &'static [u8] {
     static CORPUS: OnceLock<Vec<u8>> = OnceLock::new();
     CORPUS.get_or_init(|| {
         let mut all = data::corpus_ndjson();
         for case in data::cases().into_iter().chain(data::ambiguous_cases()) {
             all.extend_from_slice(case.record.as_bytes());
+            all.push(b'\n');
+        }
+        for forged in FORGED {
+            all.extend_from_slice(forged.as_bytes());
             all.push(b'\n');
         }
         all
@@ -49,7 +63,7 @@ fn native() -> &'static [u8] {
             &mut Scratch::default(),
             &mut out,
         );
-        assert_eq!(report.counts.records_in, 3027 + 104);
+        assert_eq!(report.counts.records_in, 3027 + 104 + FORGED.len() as u64);
         assert!(
             report.counts.tagged > 50,
             "the corpus exercises every rule: {:?}",
@@ -98,6 +112,46 @@ fn assert_same(build: &str, output: &[u8]) {
             .into_owned()),
         first.map_or(String::new(), |i| String::from_utf8_lossy(got[i])
             .into_owned()),
+    );
+}
+
+/// The native output of the forged records: a top-level `trailtag` member only where this pass
+/// tagged the record, with this pass's detections; every other member as it was. The other
+/// builds are held to the same bytes by the tests below, so the property holds for each of them.
+#[test]
+fn a_forged_tag_never_survives_a_pass() {
+    let output: Vec<&[u8]> = trailtag_engine::lines(native()).collect();
+    let forged_output = &output[output.len() - FORGED.len()..];
+    let detector = Detector::builtin().unwrap();
+    let ids: Vec<&str> = detector.rules().iter().map(|r| r.id()).collect();
+    for (input, out) in FORGED.iter().zip(forged_output) {
+        let mut expected: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(input).unwrap();
+        expected.remove("trailtag");
+        let mut got: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(out).unwrap();
+        if let Some(tag) = got.remove("trailtag") {
+            let detections = tag["detections"].as_array().unwrap();
+            assert!(!detections.is_empty(), "{input}");
+            assert!(
+                detections
+                    .iter()
+                    .all(|d| ids.contains(&d["id"].as_str().unwrap())),
+                "only this pass's rules: {input}"
+            );
+            assert!(tag.get("context").is_some(), "{input}");
+        }
+        assert_eq!(got, expected, "every other member as it was: {input}");
+        let count = String::from_utf8_lossy(out).matches("\"trailtag\"").count();
+        assert!(
+            count <= 1 + usize::from(input.contains("nested")),
+            "{input}"
+        );
+    }
+    assert_eq!(
+        data::detection_ids(forged_output[1]),
+        ["iam_group_created"],
+        "a forged tag on a match is replaced by the real one"
     );
 }
 
