@@ -267,15 +267,15 @@ impl Detector {
 
     /// The base context, then each matching rule's own fields; the first value of a name wins.
     fn collect_context(&self, record: &Json<'_>, findings: &mut Findings) {
-        let rule_fields = findings
-            .matched
-            .clone()
-            .into_iter()
-            .flat_map(|i| self.rules[i as usize].context.iter());
-        let fields: Vec<&ContextField> = self.base_context.iter().chain(rule_fields).collect();
-        for field in fields {
-            if !findings.has_context(field.name()) {
-                findings.push_context(field.name(), |out| field.write_value(record, out));
+        for field in &self.base_context {
+            findings.push_context(field.name(), |out| field.write_value(record, out));
+        }
+        for i in 0..findings.matched.len() {
+            let rule = &self.rules[findings.matched[i] as usize];
+            for field in &rule.context {
+                if !findings.has_context(field.name()) {
+                    findings.push_context(field.name(), |out| field.write_value(record, out));
+                }
             }
         }
     }

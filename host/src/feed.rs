@@ -15,7 +15,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -23,39 +22,7 @@ use std::time::{Duration, Instant};
 
 use trailtag_engine::framing::Framing;
 
-use crate::input::{self, Consumer, InputError};
-
-/// Where records come from.
-pub enum Source {
-    /// A file (`-` is stdin).
-    Path(PathBuf),
-    /// Standard input.
-    Stdin,
-    /// Any reader (a socket, a pipe from a child), under a name for messages.
-    Reader {
-        /// Shown in messages.
-        name: String,
-        /// The bytes.
-        reader: Box<dyn io::Read + Send>,
-    },
-}
-
-impl std::fmt::Debug for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Source({})", self.name())
-    }
-}
-
-impl Source {
-    /// The name used in messages.
-    pub fn name(&self) -> String {
-        match self {
-            Source::Path(p) => p.display().to_string(),
-            Source::Stdin => "-".to_owned(),
-            Source::Reader { name, .. } => name.clone(),
-        }
-    }
-}
+use crate::input::{self, Consumer, InputError, Source};
 
 /// What the pipeline takes from the feed, in input order.
 #[derive(Debug)]

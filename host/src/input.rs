@@ -18,13 +18,43 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use flate2::bufread::MultiGzDecoder;
 use trailtag_engine::framing::{Framing, Piece, Splitter, sniff, sniff_needs_more};
 
-pub use crate::feed::Source;
-
 /// Bytes read to decide the framing.
 const SNIFF_BYTES: usize = 64 * 1024;
 /// The read buffer: blocks handed to consumers are at most this long, so `limit` is at least this.
 pub const READ_BUFFER: usize = 256 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where records come from.
+pub enum Source {
+    /// A file (`-` is stdin).
+    Path(PathBuf),
+    /// Standard input.
+    Stdin,
+    /// Any reader (a socket, a pipe from a child), under a name for messages.
+    Reader {
+        /// Shown in messages.
+        name: String,
+        /// The bytes.
+        reader: Box<dyn Read + Send>,
+    },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.name())
+    }
+}
+
+impl Source {
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Stdin => "-".to_owned(),
+            Source::Reader { name, .. } => name.clone(),
+        }
+    }
+}
 
 /// Where a record came from within its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

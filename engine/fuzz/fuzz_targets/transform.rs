@@ -56,6 +56,7 @@ fn transform(
     let options = Options {
         only_matches,
         validate,
+        ..Options::default()
     };
     let mut out = Vec::new();
     let report = detector.transform_ndjson(input, &options, &mut Scratch::default(), &mut out);
@@ -72,19 +73,27 @@ fn check_conservation(input: &[u8], out: &[u8], report: &BatchReport) -> Vec<u8>
         "unterminated last line"
     );
     let counts = &report.counts;
-    assert_eq!(counts.records_out, input_lines.len() as u64);
+    assert_eq!(counts.lines_out, input_lines.len() as u64);
+    assert_eq!(counts.records_out, counts.records_in);
     assert_eq!(counts.records_in + counts.blank, input_lines.len() as u64);
     assert_eq!(counts.unreadable, report.unreadable.len() as u64);
+    assert_eq!(counts.tagged, report.tagged.len() as u64);
     assert!(counts.per_rule.iter().sum::<u64>() >= counts.tagged);
+    let tagged_lines: Vec<u64> = report.tagged.iter().map(|t| t.line).collect();
     let mut tagged = Vec::new();
-    for (input_line, output_line) in input_lines.iter().zip(&output_lines) {
-        if input_line != output_line {
+    for (index, (input_line, output_line)) in (0u64..).zip(input_lines.iter().zip(&output_lines)) {
+        if tagged_lines.contains(&index) {
             check_tagged(input_line, output_line);
             tagged.extend_from_slice(output_line);
             tagged.push(b'\n');
+        } else if input_line != output_line {
+            assert!(
+                report.foreign_tags.contains(&index),
+                "an untagged line changed"
+            );
+            check_stripped(input_line, output_line);
         }
     }
-    assert_eq!(counts.tagged, lines(&tagged).count() as u64, "tagged count");
     tagged
 }
 
@@ -105,6 +114,18 @@ fn check_tagged(input: &[u8], output: &[u8]) {
     if members.iter().all(|(key, _)| key != TAG_KEY) {
         check_insertion(input, output);
     }
+}
+
+/// A record that matched nothing but arrived with a tag: the same members, less the tag.
+fn check_stripped(input: &[u8], output: &[u8]) {
+    let mut before = unbounded_value(input);
+    let after = unbounded_value(output);
+    let (Some(before), Some(after)) = (before.as_object_mut(), after.as_object()) else {
+        panic!("a stripped record is not an object");
+    };
+    assert!(before.remove(TAG_KEY).is_some(), "nothing to strip");
+    assert!(!after.contains_key(TAG_KEY), "a foreign tag survived");
+    assert!(before == after, "stripping changed other members");
 }
 
 /// Without an old tag to remove, the output is the input with one member inserted in one place.

@@ -24,7 +24,7 @@ pub fn decide(
     validate: bool,
 ) -> (Vec<u8>, Kind) {
     let mut scratch = Scratch::default();
-    let mut out = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
     let verdict = if exhaustive {
         detector.tag_record_exhaustively(record, &mut scratch, &mut out)
     } else {
@@ -40,9 +40,8 @@ pub fn decide(
         Verdict::Skipped | Verdict::NoMatch => Kind::NoMatch,
         Verdict::Unreadable(_) => Kind::Unreadable,
     };
-    if kind == Kind::NoMatch || kind == Kind::Unreadable {
-        assert!(out.is_empty(), "an untagged verdict wrote output");
-        out = record.to_vec();
+    if kind == Kind::Unreadable {
+        assert!(out == record, "an unreadable record was changed");
     }
     (out, kind)
 }
