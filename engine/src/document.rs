@@ -25,7 +25,8 @@ pub trait Document {
     /// call returns `true`; returns whether one did. With [`Quantifier::Value`] at most one value
     /// is visited (the value at the path, following objects only); with
     /// [`Quantifier::AnyElement`] arrays along the path are entered and an array at its end is
-    /// visited element by element (nested arrays flattened).
+    /// visited element by element (nested arrays flattened); with [`Quantifier::AnyLeaf`] an
+    /// object or array at the end is entered too and every scalar under it visited.
     fn any_value(
         &self,
         field: &FieldPath,
@@ -44,6 +45,9 @@ impl Document for Json<'_> {
         match quantifier {
             Quantifier::Value => field.resolve(self).is_some_and(visit),
             Quantifier::AnyElement => any_element(self, field.segments(), visit),
+            Quantifier::AnyLeaf => any_element(self, field.segments(), &mut |node| {
+                any_scalar_under(node, visit)
+            }),
         }
     }
 }
@@ -61,6 +65,15 @@ fn any_element(
             .get(key)
             .is_some_and(|child| any_element(child, rest, visit)),
         _ => false,
+    }
+}
+
+/// Visits every scalar under `node` (objects and arrays entered), in document order.
+fn any_scalar_under(node: &Json<'_>, visit: &mut dyn FnMut(&Json<'_>) -> bool) -> bool {
+    match node {
+        Json::Object(members) => members.iter().any(|(_, v)| any_scalar_under(v, visit)),
+        Json::Array(items) => items.iter().any(|v| any_scalar_under(v, visit)),
+        scalar => visit(scalar),
     }
 }
 
@@ -114,5 +127,14 @@ mod tests {
         let doc = r#"{"a":[{"b":[1,[2]]},{"b":3},{"c":4},5]}"#;
         assert_eq!(values(doc, "a.b", Quantifier::AnyElement), ["1", "2", "3"]);
         assert!(values(r#"{"a":[]}"#, "a", Quantifier::AnyElement).is_empty());
+    }
+
+    #[test]
+    fn any_leaf_enters_objects_at_the_end() {
+        let doc = r#"{"a":[{"b":{"c":"x","d":[1,{"e":null}]}},{"b":true}]}"#;
+        assert_eq!(
+            values(doc, "a.b", Quantifier::AnyLeaf),
+            ["\"x\"", "1", "null", "true"]
+        );
     }
 }

@@ -41,6 +41,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod attack;
 pub mod context;
 mod detector;
 pub mod document;

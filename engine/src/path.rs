@@ -36,6 +36,12 @@ impl FieldPath {
         &self.segments
     }
 
+    /// Whether this names a derived field (first segment starts with `@`): a value a document
+    /// view computes, not a member of the record.
+    pub fn is_derived(&self) -> bool {
+        self.segments.first().is_some_and(|s| s.starts_with('@'))
+    }
+
     /// The single key of a top-level path, if this is one.
     pub fn top_level_key(&self) -> Option<&str> {
         match self.segments.as_slice() {

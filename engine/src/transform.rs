@@ -173,7 +173,12 @@ impl Detector {
         out: &mut Vec<u8>,
     ) -> Verdict {
         let verdict = self.detect(record, options, scratch);
-        write_record(&TrailtagTag, record, &self.detection(scratch), out);
+        write_record(
+            &TrailtagTag::default(),
+            record,
+            &self.detection(scratch),
+            out,
+        );
         verdict
     }
 
@@ -185,11 +190,18 @@ impl Detector {
         out: &mut Vec<u8>,
     ) -> Verdict {
         let verdict = self.detect_exhaustively(record, &Options::default(), scratch);
-        write_record(&TrailtagTag, record, &self.detection(scratch), out);
+        write_record(
+            &TrailtagTag::default(),
+            record,
+            &self.detection(scratch),
+            out,
+        );
         verdict
     }
 
-    /// Transforms one batch of NDJSON, appending the output to `out`.
+    /// Transforms one batch of NDJSON, appending the output to `out` (a convenience: hosts that
+    /// call it many times keep a [`TrailtagTag::for_rules`] and call
+    /// [`Detector::transform_ndjson_into`]).
     pub fn transform_ndjson(
         &self,
         input: &[u8],
@@ -200,7 +212,7 @@ impl Detector {
         let mut report = BatchReport::for_rules(self.rules().len());
         let mut call = Call {
             detector: self,
-            writer: &TrailtagTag,
+            writer: &TrailtagTag::default(),
             options,
             scratch,
             out,

@@ -56,6 +56,7 @@ struct Summary<'a> {
 #[derive(Debug)]
 pub struct Trailtag {
     detector: Detector,
+    writer: TrailtagTag,
     options: Options,
     scratch: Scratch,
     /// Counts since creation.
@@ -76,6 +77,7 @@ impl Trailtag {
         let config = read_config(config)?;
         let detector = config.detector()?;
         Ok(Trailtag {
+            writer: TrailtagTag::for_rules(detector.rules()),
             totals: Counts::for_rules(detector.rules().len()),
             report: BatchReport::for_rules(detector.rules().len()),
             detector,
@@ -103,7 +105,7 @@ impl Trailtag {
         };
         self.output.clear();
         let verdict = self.detector.transform_one_into(
-            &TrailtagTag,
+            &self.writer,
             text.as_bytes(),
             &self.options,
             &mut self.scratch,
@@ -194,7 +196,7 @@ impl Trailtag {
     fn transform(&mut self, input: &[u8]) {
         self.output.clear();
         self.detector.transform_ndjson_into(
-            &TrailtagTag,
+            &self.writer,
             input,
             &self.options,
             &mut self.scratch,

@@ -31,6 +31,8 @@ use crate::contract::Status;
 #[derive(Debug, Default)]
 pub struct State {
     detector: Option<Detector>,
+    /// The native tag writer for the detector's rules (each rule's entry rendered once).
+    writer: TrailtagTag,
     config: Config,
     scratch: Scratch,
     /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
@@ -189,6 +191,7 @@ impl State {
     /// new rule count), so that no result of the old rules can be read as one of the new.
     fn install(&mut self, detector: Detector) {
         self.rules = codec::encode_rules(&detector);
+        self.writer = TrailtagTag::for_rules(detector.rules());
         self.detector = Some(detector);
         self.output.clear();
         self.clear_report();
@@ -249,7 +252,7 @@ impl State {
             return Status::RuleError;
         };
         detector.transform_ndjson_into(
-            &TrailtagTag,
+            &self.writer,
             input,
             &options,
             &mut self.scratch,
@@ -278,7 +281,7 @@ impl State {
         let Some(detector) = self.detector.as_ref() else {
             return FilterAnswer::Unreadable("no detector".into());
         };
-        let writer: &dyn TagWriter = &TrailtagTag;
+        let writer: &dyn TagWriter = &self.writer;
         let verdict = detector.transform_one_into(
             writer,
             record,

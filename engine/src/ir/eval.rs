@@ -1,8 +1,9 @@
 //! Evaluating an [`Expr`] against a [`Document`]: two-valued, short-circuiting, in the order
 //! the optimiser left the children in (cheapest first).
 
-use super::{Expr, Leaf, Test};
+use super::{Case, Expr, Leaf, Quantifier, Test, fold_str, scalar_text};
 use crate::document::Document;
+use crate::path::FieldPath;
 
 impl Expr {
     /// Whether the condition holds for `document`.
@@ -23,9 +24,30 @@ impl Leaf {
             Test::Missing => {
                 !document.any_value(&self.field, self.quantifier, &mut |v| !v.is_null())
             }
+            Test::FieldRef { field, case } => {
+                document.any_value(&self.field, self.quantifier, &mut |value| {
+                    scalar_text(value)
+                        .is_some_and(|text| some_value_equals(document, field, &text, *case))
+                })
+            }
             test => document.any_value(&self.field, self.quantifier, &mut |v| test.holds(v)),
         }
     }
+}
+
+/// Whether some scalar at `field` (arrays entered) has the text `text` under `case`.
+fn some_value_equals<D: Document + ?Sized>(
+    document: &D,
+    field: &FieldPath,
+    text: &str,
+    case: Case,
+) -> bool {
+    document.any_value(field, Quantifier::AnyElement, &mut |other| {
+        scalar_text(other).is_some_and(|other| match case {
+            Case::Sensitive => other.as_ref() == text,
+            Case::Insensitive => fold_str(&other) == fold_str(text),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -75,6 +97,66 @@ mod tests {
         let missing = leaf("a", Quantifier::AnyElement, Test::Missing);
         assert!(holds(&missing, r#"{"a":[null]}"#) && holds(&missing, r#"{"a":[]}"#));
         assert!(!holds(&missing, r#"{"a":[null,1]}"#));
+    }
+
+    #[test]
+    fn a_field_reference_compares_two_fields_as_text() {
+        let same = leaf(
+            "a",
+            Quantifier::AnyElement,
+            Test::FieldRef {
+                field: field("b.c"),
+                case: Case::Insensitive,
+            },
+        );
+        assert!(holds(&same, r#"{"a":"X","b":{"c":["y","x"]}}"#));
+        assert!(holds(&same, r#"{"a":7,"b":{"c":"7"}}"#));
+        assert!(!holds(&same, r#"{"a":"x","b":{"c":"y"}}"#));
+        assert!(
+            !holds(&same, r#"{"a":"x"}"#),
+            "an absent reference matches nothing"
+        );
+    }
+
+    #[test]
+    fn text_views_see_scalars_as_json_writes_them() {
+        let text = |drop| {
+            leaf(
+                "a",
+                Quantifier::AnyElement,
+                Test::Text(TextTest::new(
+                    Test::StringIn(StringSet::new(
+                        Case::Insensitive,
+                        ["true".into(), "-".into(), "42".into()],
+                    )),
+                    drop,
+                )),
+            )
+        };
+        assert!(holds(&text(false), r#"{"a":true}"#) && holds(&text(false), r#"{"a":42}"#));
+        assert!(holds(&text(false), r#"{"a":"-"}"#));
+        assert!(
+            !holds(&text(true), r#"{"a":"-"}"#),
+            "placeholders are no value"
+        );
+        assert!(!holds(&text(false), r#"{"a":{"b":"true"}}"#));
+    }
+
+    #[test]
+    fn cidr_tests_parse_addresses() {
+        let nets = Test::Cidr(vec![
+            IpNetwork::parse("10.0.0.0/8").unwrap(),
+            IpNetwork::parse("2001:db8::/32").unwrap(),
+        ]);
+        let cidr = leaf("ip", Quantifier::Value, nets);
+        assert!(holds(&cidr, r#"{"ip":"10.2.3.4"}"#) && holds(&cidr, r#"{"ip":"2001:db8::1"}"#));
+        assert!(!holds(&cidr, r#"{"ip":"11.0.0.1"}"#) && !holds(&cidr, r#"{"ip":"not an ip"}"#));
+        assert!(IpNetwork::parse("10.0.0.0/33").is_err() && IpNetwork::parse("x/8").is_err());
+        assert!(
+            IpNetwork::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
     }
 
     #[test]

@@ -27,6 +27,13 @@
 //!   so a wildcard, a regex and an equality agree on what "insensitive" means.
 //! - **Strings compare decoded** (escapes resolved) and **numbers by value** (integers exactly
 //!   while they fit in 64 bits, otherwise as the nearest `f64`).
+//! - **Text views are explicit.** A language that compares values as text (Sigma, whose `'true'`
+//!   matches JSON `true`; Elasticsearch's keyword fields, which index numbers and booleans as
+//!   strings and drop `""`, `"-"` and `"none"`) wraps its string test in [`Test::Text`], which
+//!   says how scalars become text.
+//! - **Derived fields** are paths whose first segment starts with `@`
+//!   (`@ecs.request_parameters`): values a document view computes from the record, never read
+//!   from its bytes, so they give no pins.
 //!
 //! The optimiser ([`optimise`]) rewrites an `Expr` into an equivalent one that is cheaper to
 //! evaluate and gives better pins; [`pins`] derives the necessary conditions the cheap scan
@@ -42,7 +49,10 @@ mod fold;
 mod test;
 
 pub use fold::{fold_char, fold_str};
-pub use test::{Cmp, Pattern, StringSet, Substring, SubstringKind, Test};
+pub use test::{
+    Cmp, IpNetwork, Pattern, StringSet, Substring, SubstringKind, Test, TextTest, is_placeholder,
+    scalar_text,
+};
 
 use crate::path::FieldPath;
 
@@ -78,6 +88,9 @@ pub enum Quantifier {
     /// Arrays entered at every step, and each element of an array value tested: some value must
     /// satisfy the test.
     AnyElement,
+    /// As `AnyElement`, and an object at the end of the path is entered too: some scalar leaf
+    /// anywhere under the value must satisfy the test (Sigma's string modifiers on an object).
+    AnyLeaf,
 }
 
 /// Whether a string test distinguishes letter case.

@@ -11,6 +11,9 @@
 //!   (`(A and B) or (A and C)` is `A and (B or C)`), which also exposes them as pins;
 //! - **order**: the children of every group are sorted by estimated cost, cheapest first, so that
 //!   evaluation short-circuits before it reaches a regex;
+//! - **unwrap text views**: a [`Test::Text`] whose inner set only strings can satisfy (no value
+//!   is `true`, `false` or a number as JSON writes it) is its inner set, minus the placeholders
+//!   it drops, so that Sigma's and Elastic's text comparisons keep their pins;
 //! - duplicates are removed.
 //!
 //! Passes repeat until nothing changes (at most [`MAX_PASSES`]). Every rewrite is an identity of
@@ -52,8 +55,38 @@ fn pass(expr: Expr) -> Expr {
         Expr::All(terms) => all(terms.into_iter().map(pass).collect()),
         Expr::Any(terms) => any(terms.into_iter().map(pass).collect()),
         Expr::Not(inner) => not(pass(*inner)),
-        leaf @ Expr::Leaf(_) => leaf,
+        Expr::Leaf(leaf) => Expr::Leaf(unwrap_text_view(leaf)),
     }
+}
+
+/// `Text(f in S)` is `f in S` when no number or boolean can have a text in `S`; placeholders
+/// the view drops are removed from `S` (no value has them).
+fn unwrap_text_view(leaf: Leaf) -> Leaf {
+    let Test::Text(text) = &leaf.test else {
+        return leaf;
+    };
+    let Test::StringIn(set) = text.inner.as_ref() else {
+        return leaf;
+    };
+    // Under folding, "NONE" is a value while "none" is a placeholder: keep the view.
+    let folded_none = set.case() == super::Case::Insensitive && set.contains("none");
+    if folded_none || set.values().iter().any(|v| could_be_scalar_text(v)) {
+        return leaf;
+    }
+    let values = set
+        .values()
+        .iter()
+        .filter(|v| !(text.drop_placeholders && super::is_placeholder(v)))
+        .cloned();
+    let test = Test::StringIn(super::StringSet::new(set.case(), values));
+    Leaf { test, ..leaf }
+}
+
+/// Whether a number or a boolean could be seen as the text `value` (compared in any case).
+fn could_be_scalar_text(value: &str) -> bool {
+    value.eq_ignore_ascii_case("true")
+        || value.eq_ignore_ascii_case("false")
+        || value.parse::<f64>().is_ok()
 }
 
 fn not(inner: Expr) -> Expr {
@@ -279,5 +312,36 @@ mod tests {
         assert!(matches!(&terms[2], Expr::Leaf(l) if matches!(l.test, Test::Pattern(_))));
         assert!(optimise(Expr::All(vec![eq("a", &["x"]), Expr::never()])).is_never());
         assert!(optimise(Expr::Any(vec![eq("a", &["x"]), Expr::always()])).is_always());
+    }
+
+    fn text(values: &[&str], case: Case, drop: bool) -> Expr {
+        Expr::leaf(
+            FieldPath::parse_dotted("a").unwrap(),
+            Test::Text(TextTest::new(
+                Test::StringIn(StringSet::new(case, values.iter().map(|v| (*v).to_owned()))),
+                drop,
+            )),
+        )
+    }
+
+    #[test]
+    fn text_views_only_strings_can_satisfy_are_plain_sets() {
+        let unwrapped = optimise(text(&["x", "-"], Case::Sensitive, true));
+        assert_eq!(unwrapped, eq("a", &["x"]), "the placeholder is no value");
+        assert_eq!(
+            optimise(text(&["x", "-"], Case::Sensitive, false)),
+            eq("a", &["-", "x"])
+        );
+        for kept in [
+            text(&["x", "TRUE"], Case::Insensitive, false),
+            text(&["x", "1.5"], Case::Sensitive, false),
+            text(&["x", "none"], Case::Insensitive, true),
+        ] {
+            assert_eq!(
+                optimise(kept.clone()),
+                kept,
+                "a number, boolean or NONE could match"
+            );
+        }
     }
 }

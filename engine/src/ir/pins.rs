@@ -16,7 +16,8 @@
 //!   the branches' keys), one clause with the union of those values; and when every branch has
 //!   some clause, one more clause that is the disjunction of each branch's best clause (so
 //!   `eventName == "A" or eventSource == "s"` is still pinned, by two keys);
-//! - `Not` gives nothing.
+//! - `Not` gives nothing;
+//! - a derived field (`@ecs.…`, computed by a view, not read from the bytes) gives nothing.
 //!
 //! The prefilter indexes each rule by one clause, the cheapest to test ([`Need::best_clause`]);
 //! a rule without clauses is a candidate for every record.
@@ -92,6 +93,9 @@ fn pin_of(leaf: &super::Leaf) -> Option<Pin> {
     let Test::StringIn(set) = &leaf.test else {
         return None;
     };
+    if leaf.field.is_derived() {
+        return None;
+    }
     let key = leaf.field.segments().last()?;
     let usable = is_scannable_key(key)
         && !set.values().is_empty()

@@ -31,6 +31,100 @@ pub enum Test {
     Substring(Substring),
     /// A JSON string a regular expression matches.
     Pattern(Pattern),
+    /// A JSON string that is an IP address inside one of these networks.
+    Cidr(Vec<IpNetwork>),
+    /// The value seen as text (see [`TextTest`]), tested by a string test.
+    Text(TextTest),
+    /// The value, as text, equals (under `case`) some value of another field. Evaluated with the
+    /// document at hand (`ir::eval`); on its own it holds for nothing.
+    FieldRef {
+        /// The other field.
+        field: crate::path::FieldPath,
+        /// How the two compare.
+        case: Case,
+    },
+}
+
+/// A string test applied to a value's text: strings as they are, numbers and booleans as JSON
+/// writes them (`true`, `42`, `1.5`). With `drop_placeholders`, the values Elastic's pipeline
+/// removes before indexing (`""`, `"-"`, `"none"`) are no value at all: the test is false on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTest {
+    /// The string test.
+    pub inner: Box<Test>,
+    /// Whether `""`, `"-"` and `"none"` count as absent.
+    pub drop_placeholders: bool,
+}
+
+/// An IPv4 or IPv6 network: an address and a prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// Parses `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a network of one).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: std::net::IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP network (a.b.c.d/n)"))?;
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {bits}"))?,
+            None => bits,
+        };
+        Ok(Self { address, prefix })
+    }
+
+    /// Whether `address` lies in the network (an IPv4 address never lies in an IPv6 network).
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        let (a, b, bits) = match (self.address, address) {
+            (std::net::IpAddr::V4(n), std::net::IpAddr::V4(a)) => {
+                (u128::from(u32::from(n)), u128::from(u32::from(a)), 32)
+            }
+            (std::net::IpAddr::V6(n), std::net::IpAddr::V6(a)) => {
+                (u128::from(n), u128::from(a), 128)
+            }
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
+    }
+}
+
+impl std::fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+/// The text a scalar is seen as; `None` for objects, arrays and `null`.
+pub fn scalar_text<'v>(value: &'v Json<'_>) -> Option<std::borrow::Cow<'v, str>> {
+    use std::borrow::Cow;
+    match value {
+        Json::String(s) => Some(Cow::Borrowed(s.as_ref())),
+        Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Json::Number(Number::Unsigned(n)) => Some(Cow::Owned(n.to_string())),
+        Json::Number(Number::Signed(n)) => Some(Cow::Owned(n.to_string())),
+        Json::Number(Number::Float(f)) => Some(Cow::Owned(f.to_string())),
+        Json::Null | Json::Array(_) | Json::Object(_) => None,
+    }
+}
+
+/// Whether Elastic's pipeline drops `value` as a placeholder (`""`, `"-"`, `"none"`).
+pub fn is_placeholder(value: &str) -> bool {
+    matches!(value, "" | "-" | "none")
 }
 
 /// An ordering comparison.
@@ -78,6 +172,7 @@ impl Test {
             (Test::NumberCmp(op, n), Json::Number(v)) => {
                 v.as_f64().partial_cmp(n).is_some_and(|o| op.holds(o))
             }
+            (Test::Text(text), value) => text.holds(value),
             (_, Json::String(s)) => self.holds_for_str(s),
             _ => false,
         }
@@ -89,7 +184,15 @@ impl Test {
             Test::StringIn(set) => set.contains(s),
             Test::Substring(substring) => substring.matches(s),
             Test::Pattern(pattern) => pattern.regex.is_match(s),
-            Test::Missing | Test::Bool(_) | Test::NumberEq(_) | Test::NumberCmp(..) => false,
+            Test::Cidr(networks) => s
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| networks.iter().any(|n| n.contains(ip))),
+            Test::Missing
+            | Test::Bool(_)
+            | Test::NumberEq(_)
+            | Test::NumberCmp(..)
+            | Test::Text(_)
+            | Test::FieldRef { .. } => false,
         }
     }
 
@@ -101,7 +204,32 @@ impl Test {
             Test::StringIn(set) => 2 + u32::from(set.values.len() > 8),
             Test::Substring(s) => 4 + u32::try_from(s.needles.len() / 8).unwrap_or(u32::MAX),
             Test::Pattern(_) => 16,
+            Test::Cidr(_) => 8,
+            Test::Text(text) => 1 + text.inner.cost(),
+            Test::FieldRef { .. } => 12,
         }
+    }
+}
+
+impl TextTest {
+    /// A text view of `inner` (a string test).
+    pub fn new(inner: Test, drop_placeholders: bool) -> Self {
+        Self {
+            inner: Box::new(inner),
+            drop_placeholders,
+        }
+    }
+
+    /// Whether the value's text satisfies the inner test.
+    pub fn holds(&self, value: &Json<'_>) -> bool {
+        let Some(text) = scalar_text(value) else {
+            return false;
+        };
+        if self.drop_placeholders && is_placeholder(&text) {
+            return false;
+        }
+        self.inner
+            .holds(&Json::String(std::borrow::Cow::Borrowed(text.as_ref())))
     }
 }
 

@@ -15,14 +15,45 @@ use serde::Serialize;
 use super::TagWriter;
 use crate::context::write_json_string;
 use crate::findings::{Detection, TAG_KEY};
-use crate::rule::{RuleMeta, Severity, Threat};
+use crate::rule::{Rule, RuleMeta, Severity, Threat};
 
 /// The version of the tag's schema; bumped on any incompatible change.
 pub const TAG_SCHEMA_VERSION: u32 = 1;
 
 /// The native `trailtag` member.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TrailtagTag;
+///
+/// Built for a rule set ([`TrailtagTag::for_rules`]), it renders each rule's `detections` entry
+/// once and copies it into every tag; without one ([`TrailtagTag::default`]) it renders the
+/// entries of each match as it writes them. Both write the same bytes.
+#[derive(Debug, Clone, Default)]
+pub struct TrailtagTag {
+    /// Each rule's `detections` entry, by rule index (empty: render on the fly).
+    entries: Vec<Box<str>>,
+}
+
+impl TrailtagTag {
+    /// A writer that renders every rule's entry now, once.
+    pub fn for_rules(rules: &[Rule]) -> Self {
+        let entries = rules
+            .iter()
+            .map(|rule| {
+                let mut entry = Vec::new();
+                write_detection(rule.meta(), &mut entry);
+                String::from_utf8(entry)
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            })
+            .collect();
+        Self { entries }
+    }
+
+    fn write_entry(&self, index: u32, meta: &RuleMeta, out: &mut Vec<u8>) {
+        match self.entries.get(index as usize) {
+            Some(entry) => out.extend_from_slice(entry.as_bytes()),
+            None => write_detection(meta, out),
+        }
+    }
+}
 
 impl TagWriter for TrailtagTag {
     fn key(&self) -> &str {
@@ -41,11 +72,12 @@ impl TagWriter for TrailtagTag {
         );
         write_json_string(severity.as_str(), out);
         out.extend_from_slice(format!(",\"risk_score\":{risk},\"detections\":[").as_bytes());
-        for (i, rule) in detection.rules().enumerate() {
+        let indexes = detection.findings().matched();
+        for (i, (rule, &index)) in detection.rules().zip(indexes).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_detection(rule, out);
+            self.write_entry(index, rule, out);
         }
         out.extend_from_slice(b"],\"context\":{");
         for (i, (name, value)) in detection.findings().context().enumerate() {

@@ -13,7 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use trailtag_engine::{Detector, Options, Scratch};
+use trailtag_engine::output::trailtag::TrailtagTag;
+use trailtag_engine::{BatchReport, Detector, Options, Scratch};
 
 use super::peak_rss_bytes;
 use super::ruleset::Ruleset;
@@ -122,8 +123,10 @@ pub fn measure(mode: Mode, ruleset: Ruleset, file: &Path) -> Result<Measurement>
 enum Engine {
     Native {
         detector: Box<Detector>,
+        writer: TrailtagTag,
         scratch: Scratch,
         out: Vec<u8>,
+        report: Box<BatchReport>,
     },
     Guest {
         session: Box<Session>,
@@ -140,15 +143,18 @@ struct Processor {
 impl Processor {
     fn new(mode: Mode, ruleset: Ruleset) -> Result<Self> {
         let engine = match mode {
-            Mode::Native => Engine::Native {
-                detector: Box::new(
-                    Detector::builder()
-                        .sources(ruleset.extra_sources())
-                        .build()?,
-                ),
-                scratch: Scratch::default(),
-                out: Vec::with_capacity(2 * BATCH_BYTES),
-            },
+            Mode::Native => {
+                let detector = Detector::builder()
+                    .sources(ruleset.extra_sources())
+                    .build()?;
+                Engine::Native {
+                    writer: TrailtagTag::for_rules(detector.rules()),
+                    detector: Box::new(detector),
+                    scratch: Scratch::default(),
+                    out: Vec::with_capacity(2 * BATCH_BYTES),
+                    report: Box::default(),
+                }
+            }
             Mode::Wasm | Mode::WasmPortable | Mode::FluentBit => {
                 let variant = if mode == Mode::Wasm {
                     ModuleVariant::Simd
@@ -177,14 +183,22 @@ impl Processor {
         let (records, tagged) = match &mut self.engine {
             Engine::Native {
                 detector,
+                writer,
                 scratch,
                 out,
+                report,
             } => {
+                // As the guest runs it: one writer for the rule set, one reused report.
                 out.clear();
-                let counts = detector
-                    .transform_ndjson(batch, &Options::default(), scratch, out)
-                    .counts;
-                (counts.records_in, counts.tagged)
+                detector.transform_ndjson_into(
+                    writer,
+                    batch,
+                    &Options::default(),
+                    scratch,
+                    out,
+                    report,
+                );
+                (report.counts.records_in, report.counts.tagged)
             }
             Engine::Guest {
                 session,
