@@ -66,5 +66,5 @@ pub use frontend::builtin::sources as builtin_sources;
 pub use frontend::query;
 pub use output::trailtag::TAG_SCHEMA_VERSION;
 pub use path::FieldPath;
-pub use rule::{Example, Rule, RuleMeta, Severity, Threat};
+pub use rule::{Example, Rule, RuleFormat, RuleMeta, Severity, Threat};
 pub use transform::{BatchReport, Counts, TaggedLine, UnreadableLine, lines};

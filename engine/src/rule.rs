@@ -80,11 +80,43 @@ pub struct ThreatEntry {
     pub reference: String,
 }
 
+/// The language a rule was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleFormat {
+    /// trailtag's TOML rule files (`crate::frontend::native`).
+    Native,
+    /// Sigma YAML (`crate::frontend::sigma`).
+    Sigma,
+    /// Elastic detection-rule TOML, KQL or EQL over the ECS view (`crate::frontend::elastic`).
+    Elastic,
+}
+
+impl RuleFormat {
+    /// The lower-case name used in listings and tags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleFormat::Native => "native",
+            RuleFormat::Sigma => "sigma",
+            RuleFormat::Elastic => "elastic",
+        }
+    }
+}
+
 /// A rule's descriptive metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleMeta {
-    /// Stable identifier, `[a-z0-9_]+`; the key of every count and tag.
+    /// Stable identifier: `[a-z0-9_]+` for native rules; imported rules keep their own
+    /// (Sigma's and Elastic's UUIDs, `[a-z0-9_-]+`). The key of every count and tag.
     pub id: String,
+    /// The language the rule was written in.
+    pub format: RuleFormat,
+    /// The status its source gives it (Sigma's `status`, Elastic's `maturity`), if any.
+    pub status: Option<String>,
+    /// Set when the rule runs only part of what its source detects, saying what is left out
+    /// (an Elastic new_terms rule's history, a field trailtag cannot compute). Its findings say
+    /// so too.
+    pub partial: Option<String>,
     /// Human title.
     pub name: String,
     /// What the rule detects and why it matters.

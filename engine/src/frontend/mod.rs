@@ -11,6 +11,7 @@
 //! from.
 
 pub mod builtin;
+pub mod fields;
 pub mod native;
 pub mod query;
 

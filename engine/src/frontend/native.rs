@@ -36,7 +36,7 @@ use crate::context::ContextField;
 use crate::error::{RuleError, RuleErrorKind, line_column};
 use crate::ir::Expr;
 use crate::path::FieldPath;
-use crate::rule::{Example, Rule, RuleMeta, Severity, Threat};
+use crate::rule::{Example, Rule, RuleFormat, RuleMeta, Severity, Threat};
 
 /// The file's shape, as written.
 #[derive(Debug, Deserialize)]
@@ -152,6 +152,9 @@ impl RuleCompiler<'_> {
         }
         let meta = RuleMeta {
             id: self.id,
+            format: RuleFormat::Native,
+            status: None,
+            partial: None,
             name: rule.name,
             description: rule.description,
             severity: rule.severity,

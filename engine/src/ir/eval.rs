@@ -24,6 +24,7 @@ impl Leaf {
             Test::Missing => {
                 !document.any_value(&self.field, self.quantifier, &mut |v| !v.is_null())
             }
+            Test::Exists => document.any_value(&self.field, self.quantifier, &mut |_| true),
             Test::FieldRef { field, case } => {
                 document.any_value(&self.field, self.quantifier, &mut |value| {
                     scalar_text(value)

@@ -22,6 +22,10 @@
 
 use super::{Expr, Leaf, Test};
 
+/// What reading a derived field (`@ecs.…`, computed by a view) adds to a leaf's cost: rendering
+/// `request_parameters` costs more than any test on a raw field, so those go first.
+const DERIVED_FIELD_COST: u32 = 32;
+
 /// Passes before the optimiser stops even if the tree still changes.
 pub const MAX_PASSES: usize = 8;
 
@@ -46,7 +50,12 @@ pub fn cost(expr: &Expr) -> u32 {
         Expr::Leaf(leaf) => leaf
             .test
             .cost()
-            .saturating_add(leaf.field.segments().len() as u32),
+            .saturating_add(leaf.field.segments().len() as u32)
+            .saturating_add(if leaf.field.is_derived() {
+                DERIVED_FIELD_COST
+            } else {
+                0
+            }),
     }
 }
 

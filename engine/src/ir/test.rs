@@ -17,6 +17,9 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub enum Test {
     /// Absent or JSON `null`.
     Missing,
+    /// Some value is there, whatever it is (`null` included; an empty array has no value).
+    /// Under a text view: some scalar, not a dropped placeholder.
+    Exists,
     /// JSON `true` / `false`.
     Bool(bool),
     /// A JSON number equal to this one (integers exactly, otherwise as `f64`).
@@ -48,6 +51,8 @@ pub enum Test {
 /// A string test applied to a value's text: strings as they are, numbers and booleans as JSON
 /// writes them (`true`, `42`, `1.5`). With `drop_placeholders`, the values Elastic's pipeline
 /// removes before indexing (`""`, `"-"`, `"none"`) are no value at all: the test is false on them.
+/// A number test ([`Test::NumberEq`], [`Test::NumberCmp`]) under a text view reads the text as a
+/// number (`"900"` is 900), so that Sigma's `gte` holds for a number written as a string.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextTest {
     /// The string test.
@@ -167,6 +172,7 @@ impl Test {
     pub fn holds(&self, value: &Json<'_>) -> bool {
         match (self, value) {
             (Test::Missing, Json::Null) => true,
+            (Test::Exists, _) => true,
             (Test::Bool(b), Json::Bool(v)) => v == b,
             (Test::NumberEq(n), Json::Number(v)) => v.equals(*n),
             (Test::NumberCmp(op, n), Json::Number(v)) => {
@@ -188,6 +194,7 @@ impl Test {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| networks.iter().any(|n| n.contains(ip))),
             Test::Missing
+            | Test::Exists
             | Test::Bool(_)
             | Test::NumberEq(_)
             | Test::NumberCmp(..)
@@ -199,7 +206,11 @@ impl Test {
     /// A rough cost of one evaluation, for ordering tests (cheapest first).
     pub fn cost(&self) -> u32 {
         match self {
-            Test::Missing | Test::Bool(_) | Test::NumberEq(_) | Test::NumberCmp(..) => 1,
+            Test::Missing
+            | Test::Exists
+            | Test::Bool(_)
+            | Test::NumberEq(_)
+            | Test::NumberCmp(..) => 1,
             Test::StringCmp(..) => 2,
             Test::StringIn(set) => 2 + u32::from(set.values.len() > 8),
             Test::Substring(s) => 4 + u32::try_from(s.needles.len() / 8).unwrap_or(u32::MAX),

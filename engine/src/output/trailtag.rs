@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::TagWriter;
 use crate::context::write_json_string;
 use crate::findings::{Detection, TAG_KEY};
-use crate::rule::{Rule, RuleMeta, Severity, Threat};
+use crate::rule::{Rule, RuleFormat, RuleMeta, Severity, Threat};
 
 /// The version of the tag's schema; bumped on any incompatible change.
 pub const TAG_SCHEMA_VERSION: u32 = 1;
@@ -92,7 +92,9 @@ impl TagWriter for TrailtagTag {
     }
 }
 
-/// A rule's entry in `detections`, members in schema order.
+/// A rule's entry in `detections`, members in schema order. An imported rule (Sigma, Elastic)
+/// also names its format, its authors and its licence (their licences ask for attribution), and
+/// a partial one says what it leaves out; native entries carry none of these.
 #[derive(Serialize)]
 struct DetectionEntry<'m> {
     id: &'m str,
@@ -101,9 +103,18 @@ struct DetectionEntry<'m> {
     risk_score: u8,
     threat: &'m [Threat],
     references: &'m [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<RuleFormat>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    author: &'m [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license: Option<&'m str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partial: Option<&'m str>,
 }
 
 fn write_detection(meta: &RuleMeta, out: &mut Vec<u8>) {
+    let imported = meta.format != RuleFormat::Native;
     let entry = DetectionEntry {
         id: &meta.id,
         name: &meta.name,
@@ -111,6 +122,10 @@ fn write_detection(meta: &RuleMeta, out: &mut Vec<u8>) {
         risk_score: meta.risk_score,
         threat: &meta.threat,
         references: &meta.references,
+        format: imported.then_some(meta.format),
+        author: if imported { &meta.author } else { &[] },
+        license: meta.license.as_deref().filter(|_| imported),
+        partial: meta.partial.as_deref(),
     };
     // Serialising plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(out, &entry);
