@@ -13,6 +13,9 @@
 use crate::context::ContextField;
 use crate::error::{Error, RuleError, RuleErrorKind};
 use crate::findings::{Detection, Findings, Reason, TAG_KEY, Unreadable, classify};
+use crate::frontend::examples::{
+    compile_examples_file, examples_stem, is_examples_file, rule_stem,
+};
 use crate::frontend::{self, RuleSource, builtin};
 use crate::ir::Expr;
 use crate::ir::optimise::optimise;
@@ -74,6 +77,7 @@ pub struct Detector {
     rules: Vec<Rule>,
     base_context: Vec<ContextField>,
     prefilter: Prefilter,
+    skipped: Vec<RuleError>,
 }
 
 /// Collects rule sources and compiles them into a [`Detector`].
@@ -81,6 +85,7 @@ pub struct Detector {
 pub struct DetectorBuilder {
     builtin: bool,
     optimise: bool,
+    skip_invalid: bool,
     sources: Vec<RuleSource>,
 }
 
@@ -89,6 +94,7 @@ impl Default for DetectorBuilder {
         Self {
             builtin: true,
             optimise: true,
+            skip_invalid: false,
             sources: Vec::new(),
         }
     }
@@ -113,7 +119,14 @@ impl DetectorBuilder {
         self
     }
 
-    /// Adds one rule file.
+    /// Whether a rule file that cannot be loaded is skipped (and listed in
+    /// [`Detector::skipped`]) rather than failing the whole load (default: fail).
+    pub fn skip_invalid(mut self, skip: bool) -> Self {
+        self.skip_invalid = skip;
+        self
+    }
+
+    /// Adds one rule file (or example file, `*.examples.toml`).
     pub fn source(mut self, source: RuleSource) -> Self {
         self.sources.push(source);
         self
@@ -125,23 +138,34 @@ impl DetectorBuilder {
         self
     }
 
-    /// Compiles every source; reports every problem found, not only the first.
+    /// Compiles every source; reports every problem found, not only the first. Example files
+    /// attach to the rules compiled from the file of the same stem.
     pub fn build(self) -> Result<Detector, Error> {
         let builtin = if self.builtin {
             builtin::sources()
         } else {
             Vec::new()
         };
+        let builtin_names: Vec<String> = builtin.iter().map(|s| s.name.clone()).collect();
+        let (example_files, rule_files): (Vec<&RuleSource>, Vec<&RuleSource>) = builtin
+            .iter()
+            .chain(&self.sources)
+            .partition(|s| is_examples_file(&s.name));
         let mut rules = Vec::new();
         let mut errors = Vec::new();
-        for source in builtin.iter().chain(&self.sources) {
+        for source in rule_files {
             match frontend::compile(source) {
                 Ok(compiled) => rules.extend(compiled),
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        errors.extend(duplicate_ids(&mut rules));
-        if !errors.is_empty() {
+        for source in example_files {
+            if let Err(mut e) = attach_examples(source, &mut rules) {
+                errors.append(&mut e);
+            }
+        }
+        errors.extend(remove_duplicate_ids(&mut rules, &builtin_names));
+        if !errors.is_empty() && !self.skip_invalid {
             return Err(Error::Rules(errors));
         }
         if self.optimise {
@@ -149,25 +173,72 @@ impl DetectorBuilder {
                 rule.condition = optimise(std::mem::replace(&mut rule.condition, Expr::always()));
             }
         }
-        Ok(Detector::from_rules(rules))
+        let mut detector = Detector::from_rules(rules);
+        detector.skipped = errors;
+        Ok(detector)
     }
 }
 
-/// Sorts rules by id and reports every id used more than once.
-fn duplicate_ids(rules: &mut [Rule]) -> Vec<RuleError> {
-    rules.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-    rules
-        .windows(2)
-        .filter(|w| w[0].meta.id == w[1].meta.id)
-        .map(|w| RuleError {
-            file: w[1].meta.source.clone(),
+/// Attaches the examples of an example file to the rules of its rule file.
+fn attach_examples(source: &RuleSource, rules: &mut [Rule]) -> Result<(), Vec<RuleError>> {
+    let examples = compile_examples_file(&source.name, &source.text)?;
+    let stem = examples_stem(&source.name);
+    let mut owners = rules
+        .iter_mut()
+        .filter(|r| rule_stem(&r.meta.source) == stem)
+        .peekable();
+    if owners.peek().is_none() {
+        return Err(vec![RuleError {
+            file: source.name.clone(),
             line: 1,
             column: 1,
-            rule_id: Some(w[1].meta.id.clone()),
-            kind: RuleErrorKind::DuplicateId,
-            message: format!("the id is also used by {}", w[0].meta.source),
-        })
-        .collect()
+            rule_id: None,
+            kind: RuleErrorKind::Metadata,
+            message: format!("examples for {stem}.*, but no rule was loaded from such a file"),
+        }]);
+    }
+    for rule in owners {
+        rule.examples.extend(examples.iter().cloned());
+    }
+    Ok(())
+}
+
+/// Sorts rules by id, keeps the first of each id (a built-in rule before a user's), and reports
+/// every other one.
+fn remove_duplicate_ids(rules: &mut Vec<Rule>, builtin: &[String]) -> Vec<RuleError> {
+    let is_builtin = |rule: &Rule| builtin.contains(&rule.meta.source);
+    rules.sort_by(|a, b| (&a.meta.id, !is_builtin(a)).cmp(&(&b.meta.id, !is_builtin(b))));
+    let mut errors = Vec::new();
+    let mut kept: Vec<Rule> = Vec::with_capacity(rules.len());
+    for rule in rules.drain(..) {
+        match kept.last() {
+            Some(first) if first.meta.id == rule.meta.id => {
+                errors.push(duplicate_error(&rule, first, is_builtin(first)));
+            }
+            _ => kept.push(rule),
+        }
+    }
+    *rules = kept;
+    errors
+}
+
+fn duplicate_error(rule: &Rule, first: &Rule, first_is_builtin: bool) -> RuleError {
+    let message = if first_is_builtin {
+        format!(
+            "the id is also used by the built-in rule {} (to replace a built-in rule, load without the built-in rules, --no-builtin-rules, and add a copy of those you keep from the repository's rules/ folder)",
+            first.meta.source
+        )
+    } else {
+        format!("the id is also used by {}", first.meta.source)
+    };
+    RuleError {
+        file: rule.meta.source.clone(),
+        line: 1,
+        column: 1,
+        rule_id: Some(rule.meta.id.clone()),
+        kind: RuleErrorKind::DuplicateId,
+        message,
+    }
 }
 
 impl Detector {
@@ -187,7 +258,21 @@ impl Detector {
             rules,
             base_context: ContextField::base(),
             prefilter: Prefilter::new(&needs, Some(TAG_KEY)),
+            skipped: Vec::new(),
         }
+    }
+
+    /// The rules the cheap scan would evaluate on `record` (for explanations).
+    pub(crate) fn candidates(&self, record: &[u8]) -> Vec<u32> {
+        let mut candidates = Vec::new();
+        self.prefilter.candidates(record, &mut candidates);
+        candidates
+    }
+
+    /// The problems of the rule files that were skipped rather than loaded (empty unless the
+    /// builder was told to skip invalid rules).
+    pub fn skipped(&self) -> &[RuleError] {
+        &self.skipped
     }
 
     /// The cheap scan's index (for tests of the scanners).

@@ -14,7 +14,12 @@
 //! members of the record named by the path's segments, so a value reached through the path
 //! `a.b` appears in the raw bytes as a member `"b": value`. A view that computes values or reads
 //! dotted keys must come with its own pins.
+//!
+//! The one exception is a **derived field**, a path whose first segment is `@ecs`: its values
+//! are computed from the record ([`crate::ecs::Computed`]: the ECS outcome, the
+//! `request_parameters` string …) when a rule reaches the test, and the pins never use it.
 
+use crate::ecs::Computed;
 use crate::ir::Quantifier;
 use crate::json::Json;
 use crate::path::FieldPath;
@@ -42,6 +47,9 @@ impl Document for Json<'_> {
         quantifier: Quantifier,
         visit: &mut dyn FnMut(&Json<'_>) -> bool,
     ) -> bool {
+        if field.is_derived() {
+            return derived_values(self, field).iter().any(visit);
+        }
         match quantifier {
             Quantifier::Value => field.resolve(self).is_some_and(visit),
             Quantifier::AnyElement => any_element(self, field.segments(), visit),
@@ -50,6 +58,14 @@ impl Document for Json<'_> {
             }),
         }
     }
+}
+
+/// The values of a derived field (`@ecs.…`), computed from the record `root`; none for a derived
+/// name the engine does not know.
+fn derived_values(root: &Json<'_>, field: &FieldPath) -> Vec<Json<'static>> {
+    Computed::from_path(field)
+        .map(|computed| computed.values(root))
+        .unwrap_or_default()
 }
 
 /// Walks `segments` from `node`, entering arrays at every step and at the end.

@@ -156,11 +156,22 @@ pub struct Example {
     pub line: usize,
 }
 
+/// One top-level clause of a rule as its author wrote it: the text, and its part of the
+/// condition. A rule's condition is the conjunction of its clauses; explanations say which held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    /// The clause's text in the rule's own language.
+    pub text: String,
+    /// Its condition, as compiled (not optimised).
+    pub condition: Expr,
+}
+
 /// A compiled rule: what every front end produces, whatever the language it was written in.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub(crate) meta: RuleMeta,
     pub(crate) condition: Expr,
+    pub(crate) clauses: Vec<Clause>,
     pub(crate) context: Vec<ContextField>,
     pub(crate) examples: Vec<Example>,
 }
@@ -186,16 +197,47 @@ impl Rule {
         &self.condition
     }
 
-    /// A rule from its parts (front ends build rules this way).
+    /// The clauses the rule's condition is the conjunction of.
+    pub fn clauses(&self) -> &[Clause] {
+        &self.clauses
+    }
+
+    /// A rule from its parts (front ends build rules this way); the whole condition is its one
+    /// clause, shown as `condition_text`.
     pub fn new(
         meta: RuleMeta,
         condition: Expr,
         context: Vec<ContextField>,
         examples: Vec<Example>,
     ) -> Self {
+        let clauses = vec![Clause {
+            text: "the condition".to_owned(),
+            condition: condition.clone(),
+        }];
         Self {
             meta,
             condition,
+            clauses,
+            context,
+            examples,
+        }
+    }
+
+    /// A rule whose condition is the conjunction of `clauses`.
+    pub fn from_clauses(
+        meta: RuleMeta,
+        clauses: Vec<Clause>,
+        context: Vec<ContextField>,
+        examples: Vec<Example>,
+    ) -> Self {
+        let condition = match clauses.as_slice() {
+            [one] => one.condition.clone(),
+            _ => Expr::All(clauses.iter().map(|c| c.condition.clone()).collect()),
+        };
+        Self {
+            meta,
+            condition,
+            clauses,
             context,
             examples,
         }

@@ -62,12 +62,22 @@ pub struct GuestArgs {
     /// SIMD: the module Fluent Bit loads; the default with `--abi fluent-bit`).
     #[arg(long, value_enum, value_name = "VARIANT", global = true)]
     pub module_variant: Option<crate::runtime::ModuleVariant>,
-    /// Rule files, or directories of `*.toml` rule files, loaded besides the built-in rules.
+    /// A rule file or a directory of them (read recursively), loaded besides the built-in
+    /// rules; repeatable. trailtag TOML, Sigma YAML and Elastic TOML rules, and
+    /// FILE.examples.toml examples; other files in a directory are reported and ignored.
     #[arg(long = "rules", value_name = "PATH", global = true)]
     pub rules: Vec<PathBuf>,
-    /// Leave the built-in rules out.
+    /// Leave the built-in rules out (`--rules` then replaces them).
     #[arg(long, global = true)]
     pub no_builtin_rules: bool,
+    /// Skip a rule file that cannot be loaded, reporting and counting it, instead of refusing
+    /// to start.
+    #[arg(long, global = true)]
+    pub skip_invalid_rules: bool,
+    /// Send the module no configuration: a module written by `trailtag module` then runs the
+    /// rules baked into it (as Fluent Bit runs it); rule and option flags are not applied.
+    #[arg(long, global = true, conflicts_with_all = ["rules", "no_builtin_rules", "skip_invalid_rules"])]
+    pub use_baked_config: bool,
     /// Largest linear memory one guest instance may use (e.g. 512MiB, 2GiB).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size, global = true)]
     pub guest_memory: u64,

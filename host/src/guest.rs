@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use trailtag_engine::BatchReport;
-use trailtag_plugin::codec::{self, RuleInfo};
+use trailtag_plugin::codec::{self, LoadReport, RuleInfo};
 use trailtag_plugin::contract::{ABI_VERSION, Status, exports};
 use wasmtime::{
     Instance, Memory, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
@@ -171,6 +171,8 @@ struct RawAbi {
     configure: TypedFunc<(u32, u32), i32>,
     transform: TypedFunc<(u32, u32), i32>,
     buffers: [(TypedFunc<(), u32>, TypedFunc<(), u32>); BUFFERS.len()],
+    /// The load report's getters (added within ABI version 1; older modules lack them).
+    load_report: Option<(TypedFunc<(), u32>, TypedFunc<(), u32>)>,
 }
 
 type FilterFn = TypedFunc<(u32, u32, u32, u32, u32, u32), u32>;
@@ -256,6 +258,9 @@ impl Guest {
             buffers: buffers
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("the module's result getters"))?,
+            load_report: func(s, instance, exports::LOAD_REPORT_PTR)
+                .ok()
+                .zip(func(s, instance, exports::LOAD_REPORT_LEN).ok()),
         };
         let fluent_bit = Self::fluent_bit_abi(s, instance);
         let mut guest = Self {
@@ -341,6 +346,21 @@ impl Guest {
     /// The loaded rules, as hosts read them.
     pub fn rules(&mut self) -> Result<Vec<RuleInfo>, GuestFault> {
         codec::decode_rules(&self.rules_document()?).map_err(|e| GuestFault::Abi(e.0))
+    }
+
+    /// The last configuration's load report (empty for a module that has none).
+    pub fn load_report(&mut self) -> Result<LoadReport, GuestFault> {
+        let Some((ptr_fn, len_fn)) = self.raw.load_report.clone() else {
+            return Ok(LoadReport::default());
+        };
+        let ptr = self.call(|g| ptr_fn.call(&mut g.store, ()))? as usize;
+        let len = self.call(|g| len_fn.call(&mut g.store, ()))? as usize;
+        let data = self.memory.data(&self.store);
+        let document = ptr
+            .checked_add(len)
+            .and_then(|end| data.get(ptr..end))
+            .ok_or_else(|| GuestFault::Abi(format!("load report {ptr}+{len} outside memory")))?;
+        codec::decode_load_report(document).map_err(|e| GuestFault::Abi(e.0))
     }
 
     /// Whether the module exports Fluent Bit's filter ABI.

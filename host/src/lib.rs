@@ -14,6 +14,7 @@
 //!
 //! The library exists so that tests and benchmarks drive the same code the binary runs.
 
+pub mod bake;
 pub mod bench;
 pub mod cli;
 pub mod cmd;

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use trailtag_plugin::codec::{Config, RuleInfo};
+use trailtag_plugin::codec::{Config, LoadReport, RuleInfo};
 
 use crate::guest::{BatchOutput, Guest, GuestFault};
 use crate::runtime::{ModuleVariant, Runtime, RuntimeOptions};
@@ -18,26 +18,46 @@ use crate::runtime::{ModuleVariant, Runtime, RuntimeOptions};
 pub struct Session {
     runtime: Arc<Runtime>,
     guest: Guest,
-    config: Vec<u8>,
+    /// The document sent to every instance; `None`: the module's baked configuration applies.
+    config: Option<Vec<u8>>,
     rules: Vec<RuleInfo>,
     rules_document: Vec<u8>,
+    load_report: LoadReport,
 }
 
 impl Session {
     /// Configures a first instance of a (shared) runtime.
     pub fn new(runtime: Arc<Runtime>, config: &Config) -> Result<Self> {
-        let config = config.encode();
+        Self::start(runtime, Some(config.encode()))
+    }
+
+    /// A first instance that is not sent a configuration: a module with a baked one
+    /// (`trailtag module`) applies it, any other its built-in defaults, as Fluent Bit runs it.
+    pub fn unconfigured(runtime: Arc<Runtime>) -> Result<Self> {
+        Self::start(runtime, None)
+    }
+
+    fn start(runtime: Arc<Runtime>, config: Option<Vec<u8>>) -> Result<Self> {
         let mut guest = runtime.instantiate()?;
-        configure(&mut guest, &config)?;
+        if let Some(config) = &config {
+            configure(&mut guest, config)?;
+        }
         let rules_document = guest.rules_document()?;
         let rules = guest.rules().context("the module's rules document")?;
+        let load_report = guest.load_report().context("the module's load report")?;
         Ok(Self {
             runtime,
             guest,
             config,
             rules,
             rules_document,
+            load_report,
         })
+    }
+
+    /// What the configuration skipped (`skip_invalid_rules`).
+    pub fn load_report(&self) -> &LoadReport {
+        &self.load_report
     }
 
     /// An embedded module with default runtime options, configured with `config`.
@@ -94,7 +114,9 @@ impl Session {
     /// Replaces the instance with a fresh one from the compiled module, configured the same.
     pub fn replace_guest(&mut self) -> Result<()> {
         let mut guest = self.runtime.instantiate()?;
-        configure(&mut guest, &self.config)?;
+        if let Some(config) = &self.config {
+            configure(&mut guest, config)?;
+        }
         self.guest = guest;
         Ok(())
     }

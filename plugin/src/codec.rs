@@ -15,6 +15,7 @@
 //!   code, and the lines that lost a foreign tag.
 //! - [`decode_report`] joins the three back into the engine's [`BatchReport`].
 //! - Rules document ([`encode_rules`], [`decode_rules`]): the loaded rules' metadata.
+//! - Load report ([`encode_load_report`], [`decode_load_report`]): the rule files skipped.
 
 use std::fmt;
 
@@ -63,6 +64,10 @@ pub struct Config {
     /// Leave a `trailtag` member a record arrived with when it matches nothing.
     #[serde(default, alias = "keepForeignTags")]
     pub keep_foreign_tags: bool,
+    /// Skip (and report in the load report) a rule file that cannot be loaded, instead of
+    /// refusing the whole configuration.
+    #[serde(default, alias = "skipInvalidRules")]
+    pub skip_invalid_rules: bool,
     /// Test hooks (section 8); absent means off.
     #[serde(
         default,
@@ -80,6 +85,7 @@ impl Default for Config {
             only_matches: false,
             validate: false,
             keep_foreign_tags: false,
+            skip_invalid_rules: false,
             fault_injection: None,
         }
     }
@@ -146,9 +152,70 @@ impl Config {
             .map(|r| RuleSource::new(r.name.clone(), r.text.clone()));
         Detector::builder()
             .builtin(self.builtin_rules)
+            .skip_invalid(self.skip_invalid_rules)
             .sources(sources)
             .build()
     }
+}
+
+// ---- load report ------------------------------------------------------------------------------
+
+/// The load report (`docs/abi.md` section 6): what the last configuration loaded besides its
+/// rules. Today, the rule files skipped under `skip_invalid_rules`, each with its problems.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Problems of skipped rule files, in file order.
+    pub skipped: Vec<SkippedRule>,
+}
+
+/// One problem of a skipped rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRule {
+    /// The file, as named in the configuration.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The rule's id, when known.
+    pub rule_id: Option<String>,
+    /// `syntax`, `query`, `metadata`, `duplicate_id` or `unsupported`.
+    pub kind: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The load report of a detector.
+pub fn encode_load_report(detector: &Detector) -> Vec<u8> {
+    let skipped = detector
+        .skipped()
+        .iter()
+        .map(|e| SkippedRule {
+            file: e.file.clone(),
+            line: e.line,
+            column: e.column,
+            rule_id: e.rule_id.clone(),
+            kind: kind_name(e.kind).to_owned(),
+            message: e.message.clone(),
+        })
+        .collect();
+    serde_json::to_vec(&LoadReport { skipped }).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+fn kind_name(kind: trailtag_engine::RuleErrorKind) -> &'static str {
+    use trailtag_engine::RuleErrorKind as K;
+    match kind {
+        K::Syntax => "syntax",
+        K::Query => "query",
+        K::Metadata => "metadata",
+        K::DuplicateId => "duplicate_id",
+        K::Unsupported => "unsupported",
+    }
+}
+
+/// Reads the load report.
+pub fn decode_load_report(document: &[u8]) -> Result<LoadReport, CodecError> {
+    serde_json::from_slice(document).map_err(|e| malformed(format!("load report: {e}")))
 }
 
 // ---- statistics block -------------------------------------------------------------------------
@@ -367,6 +434,19 @@ pub struct RuleInfo {
     pub risk_score: u8,
     /// The file it came from.
     pub source: String,
+    /// `native`, `sigma` or `elastic` (absent from modules before the key was added).
+    #[serde(default = "native")]
+    pub format: String,
+    /// The status its source gives it.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// What a partial rule leaves out.
+    #[serde(default)]
+    pub partial: Option<String>,
+}
+
+fn native() -> String {
+    "native".to_owned()
 }
 
 /// Reads the rules document.

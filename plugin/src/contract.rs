@@ -41,6 +41,10 @@ pub mod exports {
     pub const RULES_PTR: &str = "tt_rules_ptr";
     /// `() -> i32`: its length.
     pub const RULES_LEN: &str = "tt_rules_len";
+    /// `() -> i32`: where the last configuration's load report (JSON) starts.
+    pub const LOAD_REPORT_PTR: &str = "tt_load_report_ptr";
+    /// `() -> i32`: its length.
+    pub const LOAD_REPORT_LEN: &str = "tt_load_report_len";
     /// `() -> i32`: where the last error message starts.
     pub const ERROR_PTR: &str = "tt_error_ptr";
     /// `() -> i32`: its length.
@@ -50,6 +54,11 @@ pub mod exports {
     /// Fluent Bit filter, dropping records that match nothing.
     pub const FLUENT_BIT_FILTER_ONLY_MATCHES: &str = "trailtag_filter_only_matches";
 }
+
+/// The first 8 bytes of the 16-byte slot a module carries for a baked configuration
+/// (`crate::baked`): then its address and length as little-endian `u32`s, zero until
+/// `trailtag module` bakes one.
+pub const BAKED_MAGIC: &[u8; 8] = b"TT-BAKED";
 
 /// Status codes returned by `tt_configure` and `tt_transform`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@
 //! reason. Natively the same functions compile without their export names, so tests drive them
 //! without a WebAssembly runtime, and Rust hosts share the [`contract`].
 
+pub mod baked;
 pub mod codec;
 pub mod contract;
 #[cfg(feature = "fluent-bit")]

@@ -84,6 +84,7 @@ buffer_getters! {
     Unreadable: tt_unreadable_ptr, tt_unreadable_len;
     Results: tt_results_ptr, tt_results_len;
     Rules: tt_rules_ptr, tt_rules_len;
+    LoadReport: tt_load_report_ptr, tt_load_report_len;
     Error: tt_error_ptr, tt_error_len;
 }
 

@@ -40,6 +40,7 @@ pub struct State {
     report: BatchReport,
     encoded: Encoded,
     rules: Vec<u8>,
+    load_report: Vec<u8>,
     error: Vec<u8>,
 }
 
@@ -92,6 +93,8 @@ pub enum Buffer {
     Results,
     /// The rules document.
     Rules,
+    /// The load report.
+    LoadReport,
     /// The last error message.
     Error,
 }
@@ -151,13 +154,21 @@ fn grow_forever() {
 }
 
 impl State {
-    /// The detector, built from the built-in rules on first use if none was configured.
+    /// The detector, built on first use if none was configured: from the baked configuration
+    /// if the module has one (`crate::baked`), else from the built-in rules.
     fn ensure_detector(&mut self) -> Result<(), Status> {
-        if self.detector.is_none() {
-            match Detector::builtin() {
-                Ok(detector) => self.install(detector),
-                Err(e) => return Err(self.fail(Status::RuleError, &e.to_string())),
-            }
+        if self.detector.is_some() {
+            return Ok(());
+        }
+        if let Some(document) = crate::baked::baked_config() {
+            return match self.configure(document) {
+                Status::Ok => Ok(()),
+                status => Err(status),
+            };
+        }
+        match Detector::builtin() {
+            Ok(detector) => self.install(detector),
+            Err(e) => return Err(self.fail(Status::RuleError, &e.to_string())),
         }
         Ok(())
     }
@@ -191,6 +202,7 @@ impl State {
     /// new rule count), so that no result of the old rules can be read as one of the new.
     fn install(&mut self, detector: Detector) {
         self.rules = codec::encode_rules(&detector);
+        self.load_report = codec::encode_load_report(&detector);
         self.writer = TrailtagTag::for_rules(detector.rules());
         self.detector = Some(detector);
         self.output.clear();
@@ -206,7 +218,9 @@ impl State {
     /// The buffer a raw-ABI getter exposes. Rules and statistics exist before the first call:
     /// asking for them loads the built-in rules if nothing was configured.
     pub fn buffer(&mut self, which: Buffer) -> &[u8] {
-        if matches!(which, Buffer::Rules | Buffer::Stats) && self.detector.is_none() {
+        if matches!(which, Buffer::Rules | Buffer::Stats | Buffer::LoadReport)
+            && self.detector.is_none()
+        {
             let _ = self.ensure_detector();
         }
         let report = &self.report;
@@ -225,6 +239,7 @@ impl State {
                 .results
                 .get_or_insert_with(|| codec::encode_results(report)),
             Buffer::Rules => &self.rules,
+            Buffer::LoadReport => &self.load_report,
             Buffer::Error => &self.error,
         }
     }

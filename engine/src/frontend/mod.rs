@@ -11,6 +11,8 @@
 //! from.
 
 pub mod builtin;
+pub mod elastic;
+pub mod examples;
 pub mod fields;
 pub mod native;
 pub mod query;
@@ -45,6 +47,9 @@ pub fn compile(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase());
     match extension.as_deref() {
+        Some("toml") if elastic::is_elastic_rule_file(&source.text) => {
+            elastic::compile_elastic_file(&source.name, &source.text)
+        }
         Some("toml") => native::compile_rule_file(&source.name, &source.text)
             .map(|rule| rule.into_iter().collect()),
         _ => Err(vec![RuleError {

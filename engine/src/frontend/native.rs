@@ -31,12 +31,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::query;
+use super::fields::RawFields;
+use super::query::{self, Dialect};
 use crate::context::ContextField;
 use crate::error::{RuleError, RuleErrorKind, line_column};
-use crate::ir::Expr;
 use crate::path::FieldPath;
-use crate::rule::{Example, Rule, RuleFormat, RuleMeta, Severity, Threat};
+use crate::rule::{Clause, Example, Rule, RuleFormat, RuleMeta, Severity, Threat};
 
 /// The file's shape, as written.
 #[derive(Debug, Deserialize)]
@@ -142,9 +142,9 @@ impl RuleCompiler<'_> {
         self.check_language(rule.language.as_ref());
         let threat = self.check_threat(&rule.threat);
         let context = self.compile_context(&rule.context);
-        let condition = self.compile_query(&rule.query);
+        let clauses = self.compile_query(&rule.query);
         let examples = example.into_iter().map(|e| self.example(e)).collect();
-        let (Some(condition), true) = (condition, self.errors.is_empty()) else {
+        let (Some(clauses), true) = (clauses, self.errors.is_empty()) else {
             return Err(self.errors);
         };
         if !rule.enabled {
@@ -168,7 +168,7 @@ impl RuleCompiler<'_> {
             note: rule.note,
             source: self.file.to_owned(),
         };
-        Ok(Some(Rule::new(meta, condition, context, examples)))
+        Ok(Some(Rule::from_clauses(meta, clauses, context, examples)))
     }
 
     fn check_id(&mut self, id: &Spanned<String>) {
@@ -235,24 +235,13 @@ impl RuleCompiler<'_> {
         fields
     }
 
-    fn compile_query(&mut self, query: &Spanned<String>) -> Option<Expr> {
+    fn compile_query(&mut self, query: &Spanned<String>) -> Option<Vec<Clause>> {
         let content_start = string_content_start(self.text, query.span().start);
-        let ast = match query::parse(query.get_ref()) {
-            Ok(ast) => ast,
-            Err(e) => {
-                self.report(content_start + e.offset, RuleErrorKind::Query, e.message);
-                return None;
-            }
-        };
-        match query::lower(&ast) {
-            Ok(condition) => Some(condition),
+        match query::compile_clauses(query.get_ref(), &RawFields::OBJECTS_ONLY, Dialect::NATIVE) {
+            Ok(clauses) => Some(clauses),
             Err(errors) => {
                 for e in errors {
-                    self.report(
-                        content_start + e.span.start,
-                        RuleErrorKind::Query,
-                        e.message,
-                    );
+                    self.report(content_start + e.offset, RuleErrorKind::Query, e.message);
                 }
                 None
             }
@@ -278,7 +267,7 @@ impl RuleCompiler<'_> {
     }
 }
 
-fn problem(
+pub(crate) fn problem(
     file: &str,
     text: &str,
     offset: usize,
@@ -344,7 +333,7 @@ fn context_field(name: &str, spec: &toml::Value) -> Result<ContextField, String>
 ///
 /// Exact for literal strings (`'...'`, `'''...'''`), which rule files use for queries; for basic
 /// strings with escapes, positions after an escape are approximate.
-fn string_content_start(text: &str, start: usize) -> usize {
+pub(crate) fn string_content_start(text: &str, start: usize) -> usize {
     let rest = text.get(start..).unwrap_or("");
     let delimiter = if rest.starts_with("'''") || rest.starts_with(r#"""""#) {
         3

@@ -26,9 +26,15 @@ impl Leaf {
             }
             Test::Exists => document.any_value(&self.field, self.quantifier, &mut |_| true),
             Test::FieldRef { field, case } => {
-                document.any_value(&self.field, self.quantifier, &mut |value| {
-                    scalar_text(value)
-                        .is_some_and(|text| some_value_equals(document, field, &text, *case))
+                self.compare_with_field(document, field, &|text, other| match case {
+                    Case::Sensitive => text == other,
+                    Case::Insensitive => fold_str(text) == fold_str(other),
+                })
+            }
+            Test::FieldContains { field, case } => {
+                self.compare_with_field(document, field, &|text, other| match case {
+                    Case::Sensitive => text.contains(other),
+                    Case::Insensitive => fold_str(text).contains(fold_str(other).as_ref()),
                 })
             }
             test => document.any_value(&self.field, self.quantifier, &mut |v| test.holds(v)),
@@ -36,19 +42,24 @@ impl Leaf {
     }
 }
 
-/// Whether some scalar at `field` (arrays entered) has the text `text` under `case`.
-fn some_value_equals<D: Document + ?Sized>(
-    document: &D,
-    field: &FieldPath,
-    text: &str,
-    case: Case,
-) -> bool {
-    document.any_value(field, Quantifier::AnyElement, &mut |other| {
-        scalar_text(other).is_some_and(|other| match case {
-            Case::Sensitive => other.as_ref() == text,
-            Case::Insensitive => fold_str(&other) == fold_str(text),
+impl Leaf {
+    /// Whether some value of this leaf's field and some value of `other` (arrays entered),
+    /// both as text, satisfy `relation(this, other)`.
+    fn compare_with_field<D: Document + ?Sized>(
+        &self,
+        document: &D,
+        other: &FieldPath,
+        relation: &dyn Fn(&str, &str) -> bool,
+    ) -> bool {
+        document.any_value(&self.field, self.quantifier, &mut |value| {
+            let Some(text) = scalar_text(value) else {
+                return false;
+            };
+            document.any_value(other, Quantifier::AnyElement, &mut |candidate| {
+                scalar_text(candidate).is_some_and(|candidate| relation(&text, &candidate))
+            })
         })
-    })
+    }
 }
 
 #[cfg(test)]

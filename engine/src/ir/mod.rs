@@ -39,6 +39,7 @@
 //! evaluate and gives better pins; [`pins`] derives the necessary conditions the cheap scan
 //! tests on raw bytes; [`eval`] evaluates an `Expr` against any [`crate::document::Document`].
 
+mod display;
 pub mod eval;
 pub mod optimise;
 pub mod pins;

@@ -46,6 +46,15 @@ pub enum Test {
         /// How the two compare.
         case: Case,
     },
+    /// The value, as text, contains (under `case`) the text of some value of another field
+    /// (EQL's `stringContains(a, b)` with a field as its second argument). Evaluated with the
+    /// document at hand, like [`Test::FieldRef`].
+    FieldContains {
+        /// The other field.
+        field: crate::path::FieldPath,
+        /// How the two compare.
+        case: Case,
+    },
 }
 
 /// A string test applied to a value's text: strings as they are, numbers and booleans as JSON
@@ -199,7 +208,8 @@ impl Test {
             | Test::NumberEq(_)
             | Test::NumberCmp(..)
             | Test::Text(_)
-            | Test::FieldRef { .. } => false,
+            | Test::FieldRef { .. }
+            | Test::FieldContains { .. } => false,
         }
     }
 
@@ -217,7 +227,7 @@ impl Test {
             Test::Pattern(_) => 16,
             Test::Cidr(_) => 8,
             Test::Text(text) => 1 + text.inner.cost(),
-            Test::FieldRef { .. } => 12,
+            Test::FieldRef { .. } | Test::FieldContains { .. } => 12,
         }
     }
 }

@@ -6,14 +6,16 @@ pub mod rules;
 pub mod tag;
 
 use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use trailtag_plugin::codec::{Config, FaultInjection};
 
 use crate::cli::GuestArgs;
 use crate::guest::GuestLimits;
-use crate::rule_files::read_rule_files;
+use crate::rule_files::{RuleFiles, read_rule_files};
 use crate::runtime::{ModuleVariant, Runtime, RuntimeOptions};
 use crate::session::Session;
 
@@ -37,29 +39,96 @@ pub fn runtime(args: &GuestArgs, default: ModuleVariant) -> Result<Arc<Runtime>>
     Ok(Arc::new(runtime))
 }
 
-/// The configuration document the flags describe, rule files read.
-pub fn config(args: &GuestArgs) -> Result<Config> {
+/// The configuration document the flags describe, rule files read, and the files of the rules
+/// directories that are not rule files.
+pub fn config(args: &GuestArgs) -> Result<(Config, Vec<PathBuf>)> {
     let fault_injection = args
         .fault_injection
         .clone()
         .map(serde_json::from_value::<FaultInjection>)
         .transpose()
         .context("--fault-injection")?;
-    Ok(Config {
+    let RuleFiles { files, ignored } = read_rule_files(&args.rules)?;
+    let config = Config {
         builtin_rules: !args.no_builtin_rules,
-        rules: read_rule_files(&args.rules)?,
+        rules: files,
+        skip_invalid_rules: args.skip_invalid_rules,
         fault_injection,
         ..Config::default()
-    })
+    };
+    Ok((config, ignored))
 }
 
-/// A session on the chosen module, configured by the flags and `adjust`.
+/// A session on the chosen module, configured by the flags and `adjust`; what the load skipped
+/// or ignored is reported on stderr, and a load of no rules at all is refused.
 pub fn session(
     args: &GuestArgs,
     default: ModuleVariant,
     adjust: impl FnOnce(&mut Config),
 ) -> Result<Session> {
-    let mut config = config(args)?;
+    let session = session_allowing_no_rules(args, default, adjust)?;
+    if session.rules().is_empty() {
+        bail!(
+            "no rules are loaded, so nothing would ever be tagged (check --rules and --no-builtin-rules; `trailtag rules list --skip-invalid-rules` shows what was skipped)"
+        );
+    }
+    Ok(session)
+}
+
+/// As [`session`], but an empty rule set is allowed (for `rules list` and `rules check`).
+pub fn session_allowing_no_rules(
+    args: &GuestArgs,
+    default: ModuleVariant,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<Session> {
+    let runtime = runtime(args, default)?;
+    if args.use_baked_config {
+        return Session::unconfigured(runtime);
+    }
+    let (mut config, ignored) = config(args)?;
     adjust(&mut config);
-    Session::new(runtime(args, default)?, &config)
+    let session = Session::new(runtime, &config)?;
+    report_load(&session, &ignored)?;
+    Ok(session)
+}
+
+/// Tells the user, on stderr, which rule files were skipped and which files were not rules.
+fn report_load(session: &Session, ignored: &[PathBuf]) -> Result<()> {
+    let mut err = io::stderr().lock();
+    let skipped = &session.load_report().skipped;
+    for problem in skipped {
+        let id = problem
+            .rule_id
+            .as_ref()
+            .map(|id| format!("rule {id}: "))
+            .unwrap_or_default();
+        writeln!(
+            err,
+            "trailtag: skipped {}:{}:{}: {id}{}",
+            problem.file, problem.line, problem.column, problem.message
+        )?;
+    }
+    let files: std::collections::BTreeSet<&str> = skipped.iter().map(|p| p.file.as_str()).collect();
+    if !files.is_empty() {
+        writeln!(
+            err,
+            "trailtag: {} rule file(s) skipped (--skip-invalid-rules)",
+            files.len()
+        )?;
+    }
+    if !ignored.is_empty() {
+        let names: Vec<String> = ignored
+            .iter()
+            .take(5)
+            .map(|p| p.display().to_string())
+            .collect();
+        let more = if ignored.len() > 5 { ", ..." } else { "" };
+        writeln!(
+            err,
+            "trailtag: ignored {} file(s) in the rules directories that are not rule files (.toml, .yml, .yaml): {}{more}",
+            ignored.len(),
+            names.join(", ")
+        )?;
+    }
+    Ok(())
 }

@@ -55,7 +55,7 @@ fn test(args: &GuestArgs) -> Result<ExitCode> {
     let user_rules = read_rule_files(&args.rules)?;
     let native = Detector::builder()
         .builtin(!args.no_builtin_rules)
-        .sources(as_sources(&user_rules))
+        .sources(as_sources(&user_rules.files))
         .build()
         .context("loading the rules")?;
     let mut session = super::session(args, ModuleVariant::Simd, |_| {})?;

@@ -52,12 +52,13 @@ pub enum Ast {
         patterns: Vec<String>,
         case_insensitive: bool,
     },
-    /// `stringContains(field, "x")`, `startsWith`, `endsWith`, with `~` variants.
+    /// `stringContains(field, "x")`, `startsWith`, `endsWith`, with `~` variants; the second
+    /// argument may be another field (`stringContains(a, b)`).
     Function {
         span: Span,
         function: StringFunction,
         field: FieldPath,
-        argument: String,
+        argument: Argument,
         case_insensitive: bool,
     },
 }
@@ -88,6 +89,15 @@ pub enum StringFunction {
     StartsWith,
     /// `endsWith(field, "suffix")`
     EndsWith,
+}
+
+/// The second argument of a string function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Argument {
+    /// A string literal.
+    String(String),
+    /// Another field, whose value is the needle.
+    Field(FieldPath),
 }
 
 /// A literal value.

@@ -75,21 +75,27 @@ impl<'t> Lexer<'t> {
         })
     }
 
-    fn skip_space_and_comments(&mut self) {
+    /// Skips whitespace, `// line` and `/* block */` comments (EQL has both).
+    fn skip_space_and_comments(&mut self) -> Result<(), LexError> {
         loop {
             let rest = self.rest();
             let trimmed = rest.trim_start();
             self.pos += rest.len() - trimmed.len();
             if trimmed.starts_with("//") {
                 self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
+            } else if trimmed.starts_with("/*") {
+                let Some(end) = trimmed.find("*/") else {
+                    return self.error(self.pos, "a `/*` comment is never closed with `*/`");
+                };
+                self.pos += end + 2;
             } else {
-                return;
+                return Ok(());
             }
         }
     }
 
     fn next_token(&mut self) -> Result<Token, LexError> {
-        self.skip_space_and_comments();
+        self.skip_space_and_comments()?;
         let offset = self.pos;
         let Some(c) = self.peek() else {
             return Ok(Token {
@@ -285,6 +291,13 @@ fn to_number(n: &serde_json::Number) -> Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_comments_are_skipped_and_must_close() {
+        let tokens = tokenize("a /* x\n y */ == /**/ 1 // end").unwrap();
+        assert_eq!(tokens.len(), 4, "{tokens:?}");
+        assert_eq!(tokenize("a == 1 /* open").unwrap_err().offset, 7);
+    }
 
     fn kinds(text: &str) -> Vec<TokenKind> {
         tokenize(text)

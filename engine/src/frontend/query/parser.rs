@@ -3,7 +3,7 @@
 //! Precedence, loosest first: `or`, `and`, `not`, then a clause or a parenthesised expression.
 //! Nesting is bounded ([`MAX_DEPTH`]) so that no query, however hostile, can exhaust the stack.
 
-use super::ast::{Ast, CompareOp, Literal, Span, StringFunction};
+use super::ast::{Argument, Ast, CompareOp, Literal, Span, StringFunction};
 use super::lexer::{LexError, Token, TokenKind, tokenize};
 use crate::path::FieldPath;
 
@@ -30,17 +30,31 @@ impl From<LexError> for QueryError {
 
 /// Parses a query into its syntax tree.
 pub fn parse(text: &str) -> Result<Ast, QueryError> {
+    parse_with_clauses(text).map(|(ast, _)| ast)
+}
+
+/// Parses a query, and returns with it the spans of its top-level clauses: the terms of its
+/// outermost `and` (or the whole query when it is not a conjunction), for explanations.
+pub fn parse_with_clauses(text: &str) -> Result<(Ast, Vec<Span>), QueryError> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens,
         pos: 0,
         depth: 0,
+        top_level_terms: Vec::new(),
     };
+    let start = parser.offset();
     let ast = parser.or()?;
     match parser.peek() {
-        TokenKind::End => Ok(ast),
-        _ => parser.fail("expected `and`, `or` or the end of the query"),
+        TokenKind::End => {}
+        _ => return parser.fail("expected `and`, `or` or the end of the query"),
     }
+    let whole = parser.span_from(start);
+    let clauses = match &ast {
+        Ast::And(_) => std::mem::take(&mut parser.top_level_terms),
+        _ => vec![whole],
+    };
+    Ok((ast, clauses))
 }
 
 const KEYWORDS: [&str; 9] = [
@@ -51,6 +65,8 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     depth: usize,
+    /// Spans of the terms of the last `and` parsed outside any parentheses.
+    top_level_terms: Vec<Span>,
 }
 
 impl Parser {
@@ -150,9 +166,18 @@ impl Parser {
     }
 
     fn and(&mut self) -> Result<Ast, QueryError> {
+        let top_level = self.depth == 0;
+        let mut spans = Vec::new();
+        let start = self.offset();
         let mut terms = vec![self.not()?];
+        spans.push(self.span_from(start));
         while self.eat_keyword("and") {
+            let start = self.offset();
             terms.push(self.not()?);
+            spans.push(self.span_from(start));
+        }
+        if top_level {
+            self.top_level_terms = spans;
         }
         Ok(if terms.len() == 1 {
             terms.remove(0)
@@ -208,7 +233,10 @@ impl Parser {
         self.expect(&TokenKind::LParen, "`(`")?;
         let field = self.field()?;
         self.expect(&TokenKind::Comma, "`,` between the field and the string")?;
-        let argument = self.string_literal()?;
+        let argument = match self.peek() {
+            TokenKind::Str(_) => Argument::String(self.string_literal()?),
+            _ => Argument::Field(self.field()?),
+        };
         self.expect(&TokenKind::RParen, "`)`")?;
         Ok(Ast::Function {
             span: self.span_from(start),
@@ -486,6 +514,16 @@ mod tests {
             assert_eq!(error.offset, offset, "{query}: {error:?}");
             assert!(error.message.contains(message), "{query}: {error:?}");
         }
+    }
+
+    #[test]
+    fn top_level_clauses_are_the_terms_of_the_outer_and() {
+        let query = r#"a == 1 and (b == 2 or c == 3) and not d == 4"#;
+        let (_, spans) = parse_with_clauses(query).unwrap();
+        let texts: Vec<&str> = spans.iter().map(|s| &query[s.start..s.end]).collect();
+        assert_eq!(texts, ["a == 1", "(b == 2 or c == 3)", "not d == 4"]);
+        let (_, whole) = parse_with_clauses("a == 1 or b == 2 and c == 3").unwrap();
+        assert_eq!(whole, [Span { start: 0, end: 27 }]);
     }
 
     #[test]
