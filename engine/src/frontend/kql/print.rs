@@ -82,8 +82,13 @@ impl Display for ValueList {
 impl Display for Field {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         for (i, segment) in self.path.segments().iter().enumerate() {
+            let mut segment = segment.as_str();
             if i > 0 {
                 f.write_char('.')?;
+            } else if let Some(word) = keyword_at(segment) {
+                // `not < 1` would start with the keyword: `\not < 1` is the field.
+                write!(f, "\\{word}")?;
+                segment = &segment[word.len()..];
             }
             for c in segment.chars() {
                 if is_space(c) || SPECIAL.contains(c) {
@@ -206,6 +211,7 @@ mod tests {
         );
         assert_eq!(reprinted(r"a: x\nothing"), r"a: x\nothing");
         assert_eq!(reprinted(r"a\ b\:c.d: x"), r"a\ b\:c.d: x");
+        assert_eq!(reprinted(r"\not < 1 or not.x: y"), r"\not < 1 or \not.x: y");
     }
 
     #[test]
