@@ -7,6 +7,20 @@
 //!     and source.as.organization.name: (* and not (Amazon* or "Google LLC"))
 //! ```
 //!
+//! ```
+//! use trailtag_engine::frontend::{fields::RawFields, kql};
+//! use trailtag_engine::ir::Quantifier;
+//! use trailtag_engine::json::Json;
+//!
+//! let fields = RawFields { quantifier: Quantifier::AnyElement };
+//! let query = r#"event.action: Create* and not user.id: *\:i-*"#;
+//! let expr = kql::compile(query, &fields).map_err(|errors| format!("{errors:?}"))?;
+//! let human = Json::parse(br#"{"event":{"action":"CreateUser"},"user":{"id":"AIDA:alice"}}"#)?;
+//! let instance = Json::parse(br#"{"event":{"action":"CreateUser"},"user":{"id":"AROA:i-0f"}}"#)?;
+//! assert!(expr.matches(&human) && !expr.matches(&instance));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Grammar
 //!
 //! The grammar of Elastic's own evaluator (`elastic/detection-rules`, `lib/kql/kql/kql.g`),

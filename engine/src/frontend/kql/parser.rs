@@ -36,24 +36,27 @@ struct Parser<'t> {
 
 /// How `and`/`or` combine terms: in queries or in value lists.
 trait Group: Sized {
-    fn group(keyword: Keyword, terms: Vec<Self>) -> Self;
+    fn any(terms: Vec<Self>) -> Self;
+    fn all(terms: Vec<Self>) -> Self;
 }
 
 impl Group for KqlAst {
-    fn group(keyword: Keyword, terms: Vec<Self>) -> Self {
-        match keyword {
-            Keyword::Or => KqlAst::Or(terms),
-            _ => KqlAst::And(terms),
-        }
+    fn any(terms: Vec<Self>) -> Self {
+        KqlAst::Or(terms)
+    }
+
+    fn all(terms: Vec<Self>) -> Self {
+        KqlAst::And(terms)
     }
 }
 
 impl Group for ValueList {
-    fn group(keyword: Keyword, terms: Vec<Self>) -> Self {
-        match keyword {
-            Keyword::Or => ValueList::Or(terms),
-            _ => ValueList::And(terms),
-        }
+    fn any(terms: Vec<Self>) -> Self {
+        ValueList::Or(terms)
+    }
+
+    fn all(terms: Vec<Self>) -> Self {
+        ValueList::And(terms)
     }
 }
 
@@ -82,7 +85,7 @@ impl Parser<'_> {
         result
     }
 
-    /// Terms joined by `keyword`; one term is itself.
+    /// Terms joined by `keyword` (`and` or `or`); one term is itself.
     fn joined<T: Group>(
         &mut self,
         keyword: Keyword,
@@ -96,10 +99,10 @@ impl Parser<'_> {
             }
             terms.push(term(self)?);
         }
-        Ok(if terms.len() == 1 {
-            terms.remove(0)
-        } else {
-            T::group(keyword, terms)
+        Ok(match (terms.len(), keyword) {
+            (1, _) => terms.remove(0),
+            (_, Keyword::Or) => T::any(terms),
+            _ => T::all(terms),
         })
     }
 
