@@ -17,15 +17,25 @@ use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-/// `../shared` relative to the repository root.
+/// `../shared` relative to the repository root, or the nearest `shared` folder beside one of
+/// the root's ancestors (a git worktree kept in a folder of worktrees, `wt/<name>`, finds the
+/// data its main checkout sits beside).
 pub fn shared_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
-    assert!(
-        dir.join("data/cloudtrail").is_dir(),
-        "the shared test data is missing: expected {} (the `shared` folder beside the repository)",
-        dir.display()
-    );
-    dir
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().unwrap_or(manifest);
+    let beside = root.join("../shared");
+    let found = root
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared"))
+        .find(|dir| dir.join("data/cloudtrail").is_dir());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the shared test data is missing: expected {} (the `shared` folder beside the \
+             repository or one of its parent folders)",
+            beside.display()
+        )
+    })
 }
 
 /// `../shared/data/cloudtrail`.

@@ -3,6 +3,8 @@
 //!
 //! - [`native`]: trailtag's TOML rule files, with queries in EQL's expression syntax
 //!   ([`query`]);
+//! - [`kql`]: the Kibana Query Language of Elastic's `kuery` rules, lowered against a
+//!   [`fields::Fields`] resolver;
 //! - [`builtin`]: the repository's `rules/*.toml`, embedded at build time.
 //!
 //! A front end checks everything it can at load time and reports each problem with file, line,
@@ -14,6 +16,7 @@ pub mod builtin;
 pub mod elastic;
 pub mod examples;
 pub mod fields;
+pub mod kql;
 pub mod native;
 pub mod query;
 
