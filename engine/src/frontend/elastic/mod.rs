@@ -318,13 +318,12 @@ impl Compiler<'_> {
     }
 
     fn kuery(&self, query: &str, start: usize) -> Result<Vec<Clause>, Vec<RuleError>> {
-        // MERGE-KQL: replaced by the KQL front end when its branch lands.
-        let _ = query;
-        Err(vec![self.error(
-            start,
-            RuleErrorKind::Unsupported,
-            "KQL pending",
-        )])
+        super::kql::compile_clauses(query, &self.fields).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| self.error(start + e.offset, RuleErrorKind::Query, e.message))
+                .collect()
+        })
     }
 }
 

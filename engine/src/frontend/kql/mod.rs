@@ -87,6 +87,7 @@ pub use parser::parse;
 
 use super::fields::Fields;
 use crate::ir::Expr;
+use crate::rule::Clause;
 
 /// Parses and lowers a query; every error with the byte offset where its text starts.
 pub fn compile(text: &str, fields: &dyn Fields) -> Result<Expr, Vec<QueryError>> {
@@ -100,6 +101,35 @@ pub fn compile(text: &str, fields: &dyn Fields) -> Result<Expr, Vec<QueryError>>
             })
             .collect()
     })
+}
+
+/// Parses and lowers a query into its top-level clauses (the terms of its outermost `and`),
+/// each written back as KQL; every error with its byte offset.
+pub fn compile_clauses(text: &str, fields: &dyn Fields) -> Result<Vec<Clause>, Vec<QueryError>> {
+    let ast = parse(text).map_err(|error| vec![error])?;
+    let terms: Vec<&KqlAst> = match &ast {
+        KqlAst::And(terms) => terms.iter().collect(),
+        _ => vec![&ast],
+    };
+    let mut clauses = Vec::new();
+    let mut errors = Vec::new();
+    for term in terms {
+        match lower(term, fields) {
+            Ok(condition) => clauses.push(Clause {
+                text: term.to_string(),
+                condition,
+            }),
+            Err(e) => errors.extend(e.into_iter().map(|error| QueryError {
+                offset: error.span.start,
+                message: error.message,
+            })),
+        }
+    }
+    if errors.is_empty() {
+        Ok(clauses)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
