@@ -99,10 +99,14 @@ fn check(abi: &str) {
         "{stderr}"
     );
     // How much more it needed depends on the module's size; the limit and the words do not.
-    let memory_line = stderr.lines().find(|l| l.contains("line 5:")).unwrap_or_default();
+    let memory_line = stderr
+        .lines()
+        .find(|l| l.contains("line 5:"))
+        .unwrap_or_default();
     assert!(
         memory_line.contains("line 5: the module needed at least 64.")
-            && memory_line.contains(" MiB of memory, more than the 64 MiB it may use (--guest-memory)"),
+            && memory_line
+                .contains(" MiB of memory, more than the 64 MiB it may use (--guest-memory)"),
         "{stderr}"
     );
     assert!(!stderr.contains("wasm"), "no runtime jargon: {stderr}");
