@@ -3,6 +3,7 @@
 //!
 //! - [`native`]: trailtag's TOML rule files, with queries in EQL's expression syntax
 //!   ([`query`]);
+//! - [`sigma`]: SigmaHQ's YAML rules (`.yml`, `.yaml`), over raw CloudTrail fields;
 //! - [`builtin`]: the repository's `rules/*.toml`, embedded at build time.
 //!
 //! A front end checks everything it can at load time and reports each problem with file, line,
@@ -14,6 +15,7 @@ pub mod builtin;
 pub mod fields;
 pub mod native;
 pub mod query;
+pub mod sigma;
 
 use crate::error::{RuleError, RuleErrorKind};
 use crate::rule::Rule;
@@ -47,13 +49,18 @@ pub fn compile(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
     match extension.as_deref() {
         Some("toml") => native::compile_rule_file(&source.name, &source.text)
             .map(|rule| rule.into_iter().collect()),
+        Some("yml" | "yaml") => {
+            sigma::compile_sigma_file(&source.name, &source.text, &sigma::Placeholders::default())
+        }
         _ => Err(vec![RuleError {
             file: source.name.clone(),
             line: 1,
             column: 1,
             rule_id: None,
             kind: RuleErrorKind::Unsupported,
-            message: "not a rule file this build reads (native rules are .toml files)".into(),
+            message:
+                "not a rule file this build reads (native rules are .toml files, Sigma rules .yml)"
+                    .into(),
         }]),
     }
 }
