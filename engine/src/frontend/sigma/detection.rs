@@ -32,12 +32,16 @@ use crate::ir::wildcard::wildcard_test;
 use crate::ir::{Case, Expr, IpNetwork, Leaf, Pattern, Quantifier, Test, TextTest};
 use crate::path::FieldPath;
 
-/// Lowers one selection (`name` is for messages).
-pub(super) fn selection(
-    name: &str,
-    node: &Node,
-    placeholders: &Placeholders,
-) -> Result<Expr, Vec<Problem>> {
+/// Lowers one selection, `name: definition`.
+pub(super) fn selection(entry: &Entry, placeholders: &Placeholders) -> Result<Expr, Vec<Problem>> {
+    if entry.value.value == Value::Null {
+        return Err(vec![empty(&entry.key, &entry.key_node)]);
+    }
+    definition(&entry.key, &entry.value, placeholders)
+}
+
+/// A selection's definition (`name` is for messages).
+fn definition(name: &str, node: &Node, placeholders: &Placeholders) -> Result<Expr, Vec<Problem>> {
     match &node.value {
         Value::Map(entries) if entries.is_empty() => Err(vec![empty(name, node)]),
         Value::Map(entries) => {
@@ -87,7 +91,7 @@ fn list(name: &str, items: &[Node], placeholders: &Placeholders) -> Result<Expr,
         items
             .iter()
             .filter(|i| matches!(i.value, Value::Map(_)))
-            .map(|map| selection(name, map, placeholders)),
+            .map(|map| definition(name, map, placeholders)),
     )?;
     if let Some(first) = keyword_nodes.first() {
         terms.push(keywords(&keyword_nodes, first, placeholders).map_err(|p| vec![p])?);

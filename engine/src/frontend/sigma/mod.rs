@@ -76,6 +76,9 @@ mod modifiers;
 mod values;
 mod yaml;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 
 use yaml::{Node, Pos, Value};
@@ -366,7 +369,7 @@ impl Compiler<'_> {
             .iter()
             .filter(|e| !matches!(e.key.as_str(), "condition" | "timeframe"))
             .map(|e| {
-                let compiled = detection::selection(&e.key, &e.value, self.placeholders);
+                let compiled = detection::selection(e, self.placeholders);
                 let expr = compiled.map_err(|p| self.problems.extend(p)).ok();
                 (e.key.clone(), expr)
             })
