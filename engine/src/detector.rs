@@ -16,6 +16,7 @@ use crate::findings::{Detection, Findings, Reason, TAG_KEY, Unreadable, classify
 use crate::frontend::examples::{
     compile_examples_file, examples_stem, is_examples_file, rule_stem,
 };
+use crate::frontend::sigma::Placeholders;
 use crate::frontend::{self, RuleSource, builtin};
 use crate::ir::Expr;
 use crate::ir::optimise::optimise;
@@ -86,6 +87,7 @@ pub struct DetectorBuilder {
     builtin: bool,
     optimise: bool,
     skip_invalid: bool,
+    placeholders: Placeholders,
     sources: Vec<RuleSource>,
 }
 
@@ -95,6 +97,7 @@ impl Default for DetectorBuilder {
             builtin: true,
             optimise: true,
             skip_invalid: false,
+            placeholders: Placeholders::default(),
             sources: Vec::new(),
         }
     }
@@ -126,6 +129,13 @@ impl DetectorBuilder {
         self
     }
 
+    /// The values Sigma's `expand` modifier stands for (`%name%` placeholders). A rule that
+    /// expands a placeholder not given here does not load.
+    pub fn placeholders(mut self, placeholders: Placeholders) -> Self {
+        self.placeholders = placeholders;
+        self
+    }
+
     /// Adds one rule file (or example file, `*.examples.toml`).
     pub fn source(mut self, source: RuleSource) -> Self {
         self.sources.push(source);
@@ -154,7 +164,7 @@ impl DetectorBuilder {
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         for source in rule_files {
-            match frontend::compile(source) {
+            match frontend::compile_with(source, &self.placeholders) {
                 Ok(compiled) => rules.extend(compiled),
                 Err(mut e) => errors.append(&mut e),
             }

@@ -67,6 +67,7 @@ pub use findings::{Detection, Findings, Reason, TAG_KEY, Unreadable};
 pub use frontend::RuleSource;
 pub use frontend::builtin::sources as builtin_sources;
 pub use frontend::query;
+pub use frontend::sigma::Placeholders;
 pub use output::trailtag::TAG_SCHEMA_VERSION;
 pub use path::FieldPath;
 pub use rule::{Example, Rule, RuleFormat, RuleMeta, Severity, Threat};

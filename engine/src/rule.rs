@@ -223,6 +223,14 @@ impl Rule {
         }
     }
 
+    /// The conjunction of `clauses`.
+    pub fn from_clauses_condition(clauses: &[Clause]) -> Expr {
+        match clauses {
+            [one] => one.condition.clone(),
+            _ => Expr::All(clauses.iter().map(|c| c.condition.clone()).collect()),
+        }
+    }
+
     /// A rule whose condition is the conjunction of `clauses`.
     pub fn from_clauses(
         meta: RuleMeta,
@@ -230,10 +238,7 @@ impl Rule {
         context: Vec<ContextField>,
         examples: Vec<Example>,
     ) -> Self {
-        let condition = match clauses.as_slice() {
-            [one] => one.condition.clone(),
-            _ => Expr::All(clauses.iter().map(|c| c.condition.clone()).collect()),
-        };
+        let condition = Self::from_clauses_condition(&clauses);
         Self {
             meta,
             condition,

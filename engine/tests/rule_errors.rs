@@ -48,7 +48,8 @@ fn every_problem_of_every_file_is_reported_at_once() {
         ("a.toml", bad_metadata),
         ("b.toml", &unknown_key),
         ("c.toml", not_toml),
-        ("d.yml", "title: x"),
+        ("d.json", "{}"),
+        ("e.yml", "title: x\nid: x\n"),
     ]);
     let summary: Vec<(&str, RuleErrorKind)> =
         errors.iter().map(|e| (e.file.as_str(), e.kind)).collect();
@@ -59,7 +60,9 @@ fn every_problem_of_every_file_is_reported_at_once() {
             ("a.toml", RuleErrorKind::Metadata),
             ("b.toml", RuleErrorKind::Syntax),
             ("c.toml", RuleErrorKind::Syntax),
-            ("d.yml", RuleErrorKind::Unsupported),
+            ("d.json", RuleErrorKind::Unsupported),
+            ("e.yml", RuleErrorKind::Syntax),
+            ("e.yml", RuleErrorKind::Syntax),
         ]
     );
     assert!(errors[2].message.contains("qeury"), "{}", errors[2].message);

@@ -5,6 +5,8 @@
 //!   ([`query`]);
 //! - [`kql`]: the Kibana Query Language of Elastic's `kuery` rules, lowered against a
 //!   [`fields::Fields`] resolver;
+//! - [`elastic`]: Elastic's detection-rule TOML files (KQL and EQL over the ECS view);
+//! - [`sigma`]: SigmaHQ's YAML rules (`.yml`, `.yaml`), over raw CloudTrail fields;
 //! - [`builtin`]: the repository's `rules/*.toml`, embedded at build time.
 //!
 //! A front end checks everything it can at load time and reports each problem with file, line,
@@ -19,6 +21,7 @@ pub mod fields;
 pub mod kql;
 pub mod native;
 pub mod query;
+pub mod sigma;
 
 use crate::error::{RuleError, RuleErrorKind};
 use crate::rule::Rule;
@@ -42,9 +45,17 @@ impl RuleSource {
     }
 }
 
-/// Compiles one rule file with the front end its format needs. A file may hold no rule (a
-/// disabled one) or, in formats that allow it, several.
+/// Compiles one rule file with the front end its format needs, with no Sigma placeholder
+/// configured. A file may hold no rule (a disabled one) or, in formats that allow it, several.
 pub fn compile(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
+    compile_with(source, &sigma::Placeholders::default())
+}
+
+/// Compiles one rule file; `placeholders` are the values Sigma's `expand` modifier stands for.
+pub fn compile_with(
+    source: &RuleSource,
+    placeholders: &sigma::Placeholders,
+) -> Result<Vec<Rule>, Vec<RuleError>> {
     let extension = source
         .name
         .rsplit_once('.')
@@ -55,13 +66,18 @@ pub fn compile(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
         }
         Some("toml") => native::compile_rule_file(&source.name, &source.text)
             .map(|rule| rule.into_iter().collect()),
+        Some("yml" | "yaml") => {
+            sigma::compile_sigma_file(&source.name, &source.text, placeholders)
+        }
         _ => Err(vec![RuleError {
             file: source.name.clone(),
             line: 1,
             column: 1,
             rule_id: None,
             kind: RuleErrorKind::Unsupported,
-            message: "not a rule file this build reads (native rules are .toml files)".into(),
+            message:
+                "not a rule file this build reads (native and Elastic rules are .toml files, Sigma rules .yml or .yaml)"
+                    .into(),
         }]),
     }
 }

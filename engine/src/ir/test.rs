@@ -249,8 +249,25 @@ impl TextTest {
         if self.drop_placeholders && is_placeholder(&text) {
             return false;
         }
-        self.inner
-            .holds(&Json::String(std::borrow::Cow::Borrowed(text.as_ref())))
+        match self.inner.as_ref() {
+            Test::NumberEq(_) | Test::NumberCmp(..) => {
+                number_of(value).is_some_and(|n| self.inner.holds(&Json::Number(n)))
+            }
+            inner => inner.holds(&Json::String(std::borrow::Cow::Borrowed(text.as_ref()))),
+        }
+    }
+}
+
+/// The number a scalar is under a text view: a JSON number, or a string that is one as JSON
+/// writes it (`"900"`, `"1.5e3"`; not `"0x10"` or `"inf"`).
+fn number_of(value: &Json<'_>) -> Option<Number> {
+    match value {
+        Json::Number(n) => Some(*n),
+        Json::String(s) => match Json::parse(s.as_bytes()) {
+            Ok(Json::Number(n)) => Some(n),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -522,5 +539,16 @@ mod tests {
         assert!(Test::Pattern(pattern.clone()).holds(&s("abc.d(e)")));
         assert!(!Test::Pattern(pattern).holds(&s("xabc")));
         assert!(Pattern::new("(", Case::Sensitive).is_err());
+    }
+
+    #[test]
+    fn number_tests_under_a_text_view_read_strings_as_numbers() {
+        let ge = Test::Text(TextTest::new(Test::NumberCmp(Cmp::Ge, 900.0), false));
+        assert!(ge.holds(&Json::Number(Number::Unsigned(900))));
+        assert!(ge.holds(&s("901.5")) && ge.holds(&s("1e3")));
+        assert!(!ge.holds(&s("899")) && !ge.holds(&s("many")) && !ge.holds(&s("inf")));
+        assert!(!ge.holds(&Json::Bool(true)));
+        let eq = Test::Text(TextTest::new(Test::NumberEq(Number::Unsigned(42)), false));
+        assert!(eq.holds(&s("42")) && !eq.holds(&s("42x")));
     }
 }
