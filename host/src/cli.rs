@@ -74,9 +74,13 @@ pub struct GuestArgs {
     /// to start.
     #[arg(long, global = true)]
     pub skip_invalid_rules: bool,
+    /// A value of a Sigma placeholder (`%NAME%`, read by the `expand` modifier), e.g.
+    /// `--placeholder Admins=alice`; repeat a name for several values.
+    #[arg(long = "placeholder", value_name = "NAME=VALUE", value_parser = parse_placeholder, global = true)]
+    pub placeholders: Vec<(String, String)>,
     /// Send the module no configuration: a module written by `trailtag module` then runs the
     /// rules baked into it (as Fluent Bit runs it); rule and option flags are not applied.
-    #[arg(long, global = true, conflicts_with_all = ["rules", "no_builtin_rules", "skip_invalid_rules"])]
+    #[arg(long, global = true, conflicts_with_all = ["rules", "no_builtin_rules", "skip_invalid_rules", "placeholders"])]
     pub use_baked_config: bool,
     /// Largest linear memory one guest instance may use (e.g. 512MiB, 2GiB).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size, global = true)]
@@ -172,6 +176,17 @@ pub enum RulesCommand {
         #[command(flatten)]
         guest: GuestArgs,
     },
+}
+
+fn parse_placeholder(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
+    let name = name.trim_matches('%');
+    if name.is_empty() {
+        return Err(format!("the placeholder in `{text}` has no name"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 fn parse_json(text: &str) -> Result<serde_json::Value, String> {

@@ -17,11 +17,13 @@
 //! - Rules document ([`encode_rules`], [`decode_rules`]): the loaded rules' metadata.
 //! - Load report ([`encode_load_report`], [`decode_load_report`]): the rule files skipped.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use trailtag_engine::{
-    BatchReport, Counts, Detector, Error, Options, Reason, RuleSource, TaggedLine, UnreadableLine,
+    BatchReport, Counts, Detector, Error, Options, Placeholders, Reason, RuleSource, TaggedLine,
+    UnreadableLine,
 };
 
 use crate::contract::stats;
@@ -68,6 +70,14 @@ pub struct Config {
     /// refusing the whole configuration.
     #[serde(default, alias = "skipInvalidRules")]
     pub skip_invalid_rules: bool,
+    /// The values Sigma's `expand` modifier stands for: placeholder name (without `%`) to its
+    /// values. A rule expanding a placeholder not given here does not load.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        alias = "sigmaPlaceholders"
+    )]
+    pub sigma_placeholders: BTreeMap<String, Vec<String>>,
     /// Test hooks (section 8); absent means off.
     #[serde(
         default,
@@ -86,6 +96,7 @@ impl Default for Config {
             validate: false,
             keep_foreign_tags: false,
             skip_invalid_rules: false,
+            sigma_placeholders: BTreeMap::new(),
             fault_injection: None,
         }
     }
@@ -150,9 +161,14 @@ impl Config {
             .rules
             .iter()
             .map(|r| RuleSource::new(r.name.clone(), r.text.clone()));
+        let mut placeholders = Placeholders::new();
+        for (name, values) in &self.sigma_placeholders {
+            placeholders.insert(name.clone(), values.iter().cloned());
+        }
         Detector::builder()
             .builtin(self.builtin_rules)
             .skip_invalid(self.skip_invalid_rules)
+            .placeholders(placeholders)
             .sources(sources)
             .build()
     }

@@ -49,10 +49,18 @@ pub fn config(args: &GuestArgs) -> Result<(Config, Vec<PathBuf>)> {
         .transpose()
         .context("--fault-injection")?;
     let RuleFiles { files, ignored } = read_rule_files(&args.rules)?;
+    let mut sigma_placeholders = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (name, value) in &args.placeholders {
+        sigma_placeholders
+            .entry(name.clone())
+            .or_default()
+            .push(value.clone());
+    }
     let config = Config {
         builtin_rules: !args.no_builtin_rules,
         rules: files,
         skip_invalid_rules: args.skip_invalid_rules,
+        sigma_placeholders,
         fault_injection,
         ..Config::default()
     };

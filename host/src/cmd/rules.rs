@@ -4,11 +4,9 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use trailtag_engine::Detector;
 use trailtag_engine::framing::to_one_line;
 
 use crate::cli::{GuestArgs, RulesCommand};
-use crate::rule_files::{as_sources, read_rule_files};
 use crate::runtime::ModuleVariant;
 use crate::session::Session;
 
@@ -52,12 +50,8 @@ fn check(args: &GuestArgs) -> Result<ExitCode> {
 /// Every rule's examples, run through the module: an example must be tagged by its rule if and
 /// only if it says `matches = true`.
 fn test(args: &GuestArgs) -> Result<ExitCode> {
-    let user_rules = read_rule_files(&args.rules)?;
-    let native = Detector::builder()
-        .builtin(!args.no_builtin_rules)
-        .sources(as_sources(&user_rules.files))
-        .build()
-        .context("loading the rules")?;
+    let (config, _) = super::config(args)?;
+    let native = config.detector().context("loading the rules")?;
     let mut session = super::session(args, ModuleVariant::Simd, |_| {})?;
     let mut out = io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
