@@ -48,9 +48,16 @@ impl RuleExplanation {
         self.clauses.iter().filter(|c| c.held).count()
     }
 
-    /// A rule that did not match although some of its clauses held.
+    /// A rule that did not match a record that holds its pinned values (the cheap scan let it
+    /// through) because of exactly one of its clauses (of two or more): the record a rule author
+    /// wants to see ("it would have matched but for the filter"). Clauses that hold for almost
+    /// every record (`errorCode == null`, `not filter`) make looser definitions list every rule
+    /// for every record.
     pub fn is_near_miss(&self) -> bool {
-        !self.matched && self.clauses_held() > 0
+        !self.matched
+            && self.candidate
+            && self.clauses.len() >= 2
+            && self.clauses_held() + 1 == self.clauses.len()
     }
 }
 
@@ -128,22 +135,28 @@ query = '''eventSource == "iam.amazonaws.com" and eventName in ("CreateGroup", "
             .source(RuleSource::new("r.toml", RULE))
             .build()
             .unwrap();
-        let near = detector
+        let ruled_out = detector
             .explain(br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#)
             .unwrap();
-        let rule = &near.rules[0];
-        assert!(!rule.matched && rule.is_near_miss());
+        let rule = &ruled_out.rules[0];
         assert!(
-            !rule.candidate,
+            !rule.candidate && !rule.is_near_miss(),
             "the scan rules CreateUser out by the eventName pin"
         );
+        let near = detector
+            .explain(
+                br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateGroup","errorCode":"X"}"#,
+            )
+            .unwrap();
+        let rule = &near.rules[0];
+        assert!(!rule.matched && rule.candidate && rule.is_near_miss());
+        assert!(rule.clauses[0].held && rule.clauses[1].held && !rule.clauses[2].held);
         assert_eq!(
             rule.clauses[0].text,
             r#"eventSource == "iam.amazonaws.com""#
         );
-        assert!(rule.clauses[0].held && !rule.clauses[1].held && rule.clauses[2].held);
         assert_eq!(
-            rule.clauses[1].failed_test.as_deref(),
+            ruled_out.rules[0].clauses[1].failed_test.as_deref(),
             Some(r#"eventName in ("CreateGroup", "DeleteGroup")"#)
         );
         let hit = detector
@@ -151,6 +164,10 @@ query = '''eventSource == "iam.amazonaws.com" and eventName in ("CreateGroup", "
             .unwrap();
         assert!(hit.rules[0].matched && hit.rules[0].candidate);
         assert!(hit.rules[0].clauses.iter().all(|c| c.held));
+        let far = detector
+            .explain(br#"{"eventSource":"s3.amazonaws.com","eventName":"CreateUser"}"#)
+            .unwrap();
+        assert!(!far.rules[0].is_near_miss(), "two clauses failed: not near");
         assert!(detector.explain(b"[1]").is_err());
     }
 }

@@ -26,9 +26,63 @@ pub enum Command {
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Why each record matched a rule or nearly did: every clause, held or not.
+    Explain(ExplainArgs),
+    /// Print the ECS document Elastic rules read for each record (one JSON document per line).
+    Ecs(EcsArgs),
+    /// Write a copy of the module with the rules and options baked in, for hosts that cannot
+    /// configure a module (Fluent Bit's `wasm` filter).
+    Module(ModuleArgs),
     /// Benchmarks: generate data, measure throughput and memory (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// `trailtag explain`
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Inputs (any framing `trailtag tag` reads); stdin when none is given or for `-`.
+    pub inputs: Vec<PathBuf>,
+    /// Explain only this rule (by id); repeatable.
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules_shown: Vec<String>,
+    /// Show every rule, not only matches and near misses.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON object per record instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The rules.
+    #[command(flatten)]
+    pub guest: GuestArgs,
+}
+
+/// `trailtag ecs`
+#[derive(Debug, Args)]
+pub struct EcsArgs {
+    /// Inputs (any framing `trailtag tag` reads); stdin when none is given or for `-`.
+    pub inputs: Vec<PathBuf>,
+    /// Indent the documents.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+/// `trailtag module`
+#[derive(Debug, Args)]
+pub struct ModuleArgs {
+    /// Where to write the module.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Write only tagged records (the module's `only_matches` option).
+    #[arg(long)]
+    pub only_matches: bool,
+    /// Keep a `trailtag` member a record arrives with when it matches nothing.
+    #[arg(long)]
+    pub keep_foreign_tags: bool,
+    /// The base module and the rules to bake in (`--module-variant` defaults to `portable`, the
+    /// module Fluent Bit loads).
+    #[command(flatten)]
+    pub guest: GuestArgs,
 }
 
 /// `trailtag bench ...`

@@ -37,6 +37,9 @@ pub fn run(cli: cli::Cli) -> Result<ExitCode> {
     match cli.command {
         cli::Command::Tag(args) => cmd::tag::run(&args),
         cli::Command::Rules(command) => cmd::rules::run(&command),
+        cli::Command::Explain(args) => cmd::inspect::explain(&args),
+        cli::Command::Ecs(args) => cmd::inspect::ecs(&args),
+        cli::Command::Module(args) => cmd::module::run(&args),
         cli::Command::Bench(command) => cmd::bench::run(&command),
     }
 }

@@ -290,9 +290,16 @@ fn user_rules_load_and_their_errors_point_at_file_and_line() {
         &["rules", "list", "--no-builtin-rules", "--rules", path(&dir)],
         b"",
     );
+    let listed = String::from_utf8_lossy(&only_user.stdout);
     assert_eq!(
-        String::from_utf8_lossy(&only_user.stdout).lines().count(),
-        1
+        listed.lines().count(),
+        2,
+        "the rule and the summary: {listed}"
+    );
+    assert!(listed.starts_with("kms_key_disabled "), "{listed}");
+    assert!(
+        listed.ends_with("1 rules loaded (1 native), 0 partial\n"),
+        "{listed}"
     );
 
     std::fs::write(
@@ -314,7 +321,11 @@ fn user_rules_load_and_their_errors_point_at_file_and_line() {
 fn rules_list_and_rules_test() {
     let list = trailtag(&["rules", "list"], b"");
     let text = String::from_utf8_lossy(&list.stdout);
-    assert_eq!(text.lines().count(), 5, "{text}");
+    assert_eq!(
+        text.lines().count(),
+        6,
+        "five rules and the summary: {text}"
+    );
     assert!(text.contains("roles_anywhere_trust_anchor_external_ca"));
     let json = trailtag(&["rules", "list", "--json"], b"");
     let rules: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

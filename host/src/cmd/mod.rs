@@ -2,6 +2,8 @@
 //! a configuration document.
 
 pub mod bench;
+pub mod inspect;
+pub mod module;
 pub mod rules;
 pub mod tag;
 
