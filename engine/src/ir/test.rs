@@ -123,7 +123,10 @@ impl std::fmt::Display for IpNetwork {
     }
 }
 
-/// The text a scalar is seen as; `None` for objects, arrays and `null`.
+/// The text a scalar is seen as; `None` for objects, arrays and `null`. A fractional number is
+/// written as JSON writes it, shortest form that reads back to it (`0.0`, `1.5`, `1e20`), which
+/// is the record's own text for the numbers AWS writes: Elasticsearch indexes a number in a
+/// keyword or `flattened` field as its source text, and `0.0` must not become `0`.
 pub fn scalar_text<'v>(value: &'v Json<'_>) -> Option<std::borrow::Cow<'v, str>> {
     use std::borrow::Cow;
     match value {
@@ -131,7 +134,9 @@ pub fn scalar_text<'v>(value: &'v Json<'_>) -> Option<std::borrow::Cow<'v, str>>
         Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         Json::Number(Number::Unsigned(n)) => Some(Cow::Owned(n.to_string())),
         Json::Number(Number::Signed(n)) => Some(Cow::Owned(n.to_string())),
-        Json::Number(Number::Float(f)) => Some(Cow::Owned(f.to_string())),
+        Json::Number(Number::Float(f)) => Some(Cow::Owned(
+            serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string()),
+        )),
         Json::Null | Json::Array(_) | Json::Object(_) => None,
     }
 }

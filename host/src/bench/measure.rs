@@ -145,7 +145,8 @@ impl Processor {
         let engine = match mode {
             Mode::Native => {
                 let detector = Detector::builder()
-                    .sources(ruleset.extra_sources())
+                    .builtin(ruleset.with_builtin())
+                    .sources(ruleset.extra_sources()?)
                     .build()?;
                 Engine::Native {
                     writer: TrailtagTag::for_rules(detector.rules()),
@@ -162,7 +163,8 @@ impl Processor {
                     ModuleVariant::Portable
                 };
                 let config = Config {
-                    rules: ruleset.extra_rules(),
+                    builtin_rules: ruleset.with_builtin(),
+                    rules: ruleset.extra_rules()?,
                     ..Config::default()
                 };
                 let session = Session::embedded(variant, &config)?;

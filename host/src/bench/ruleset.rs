@@ -1,7 +1,13 @@
-//! The rule sets benchmarks run: the built-in rules, and the built-in rules plus a 100-rule pack.
+//! The rule sets benchmarks run: the built-in rules, the built-in rules plus a 100-rule pack,
+//! and users' rules from the shared corpora: the 57 SigmaHQ AWS rules, and every loadable
+//! SigmaHQ and Elastic AWS rule at once. The corpora are read at run time from
+//! `$TRAILTAG_BENCH_RULES` (default `../shared/rules`, beside the repository), the folder
+//! holding `sigma-aws/` and `elastic-aws/`.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::ValueEnum;
 use trailtag_engine::RuleSource;
 
@@ -18,6 +24,10 @@ pub enum Ruleset {
     Builtin,
     /// The built-in rules and 100 generated rules on distinct event names.
     Pack,
+    /// The 57 SigmaHQ AWS CloudTrail rules alone.
+    Sigma,
+    /// Every SigmaHQ and Elastic AWS rule that loads, alone.
+    Imported,
 }
 
 impl Ruleset {
@@ -26,24 +36,81 @@ impl Ruleset {
         match self {
             Ruleset::Builtin => "built-in (5)",
             Ruleset::Pack => "built-in + pack (105)",
+            Ruleset::Sigma => "SigmaHQ AWS (57)",
+            Ruleset::Imported => "SigmaHQ + Elastic AWS (222)",
         }
     }
 
-    /// The extra rule files this set adds to the built-in rules.
-    pub fn extra_rules(self) -> Vec<RuleFile> {
+    /// The name `trailtag bench measure --ruleset` takes.
+    pub fn arg(self) -> &'static str {
         match self {
+            Ruleset::Builtin => "builtin",
+            Ruleset::Pack => "pack",
+            Ruleset::Sigma => "sigma",
+            Ruleset::Imported => "imported",
+        }
+    }
+
+    /// Whether the built-in rules run too.
+    pub fn with_builtin(self) -> bool {
+        matches!(self, Ruleset::Builtin | Ruleset::Pack)
+    }
+
+    /// The rule files this set adds (to the built-in rules, when [`Self::with_builtin`]).
+    pub fn extra_rules(self) -> Result<Vec<RuleFile>> {
+        Ok(match self {
             Ruleset::Builtin => Vec::new(),
             Ruleset::Pack => pack_rules(),
-        }
+            Ruleset::Sigma => shared_rules("sigma-aws")?,
+            Ruleset::Imported => {
+                let mut rules = shared_rules("sigma-aws")?;
+                rules.extend(shared_rules("elastic-aws")?.into_iter().filter(loads));
+                rules
+            }
+        })
     }
 
     /// The same files as engine sources.
-    pub fn extra_sources(self) -> Vec<RuleSource> {
-        self.extra_rules()
+    pub fn extra_sources(self) -> Result<Vec<RuleSource>> {
+        Ok(self
+            .extra_rules()?
             .into_iter()
             .map(|f| RuleSource::new(f.name, f.text))
-            .collect()
+            .collect())
     }
+}
+
+/// Whether a rule file compiles (an Elastic file may hold an ES|QL or machine-learning rule).
+fn loads(file: &RuleFile) -> bool {
+    trailtag_engine::frontend::compile(&RuleSource::new(file.name.clone(), file.text.clone()))
+        .is_ok()
+}
+
+/// The rule files (`.yml`, `.toml`) of one shared corpus, in name order.
+fn shared_rules(corpus: &str) -> Result<Vec<RuleFile>> {
+    let root = std::env::var_os("TRAILTAG_BENCH_RULES")
+        .map_or_else(|| PathBuf::from("../shared/rules"), PathBuf::from);
+    let dir = root.join(corpus);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "reading the rule corpus {} (set TRAILTAG_BENCH_RULES to the folder holding sigma-aws/ and elastic-aws/)",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path.display().to_string();
+            Ok(RuleFile { name, text })
+        })
+        .collect()
 }
 
 /// One rule per pair: `eventSource == S and eventName == N and success`.
@@ -74,7 +141,7 @@ mod tests {
         let rules = pack_rules();
         assert_eq!(rules.len(), 100);
         let detector = trailtag_engine::Detector::builder()
-            .sources(Ruleset::Pack.extra_sources())
+            .sources(Ruleset::Pack.extra_sources().unwrap())
             .build();
         assert_eq!(detector.map(|d| d.rules().len()).ok(), Some(105));
     }

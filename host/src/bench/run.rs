@@ -141,10 +141,7 @@ fn spawn_measure(exe: &Path, mode: Mode, ruleset: Ruleset, file: &Path) -> Resul
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let ruleset_name = match ruleset {
-        Ruleset::Builtin => "builtin",
-        Ruleset::Pack => "pack",
-    };
+    let ruleset_name = ruleset.arg();
     let output = Command::new(exe)
         .args([
             "bench",
@@ -183,8 +180,12 @@ fn spawn_cli(exe: &Path, ruleset: Ruleset, file: &Path) -> Result<Measurement> {
             "/dev/null",
         ])
         .arg(file);
-    for (i, rule) in ruleset.extra_rules().iter().enumerate() {
-        let path = dir.join(format!("{i:03}.toml"));
+    if !ruleset.with_builtin() {
+        command.arg("--no-builtin-rules");
+    }
+    for (i, rule) in ruleset.extra_rules()?.iter().enumerate() {
+        let base = Path::new(&rule.name).file_name().unwrap_or_default();
+        let path = dir.join(format!("{i:03}-{}", base.to_string_lossy()));
         std::fs::write(&path, &rule.text)?;
         command.arg("--rules").arg(path);
     }

@@ -63,14 +63,23 @@ impl Fields for EcsFields {
             }),
             Source::Computed(computed) => keyword_leaf(computed.path(), test),
             Source::Flattened(payload, rest) => {
-                let mut segments = vec![payload.raw_key().to_owned()];
-                segments.extend(rest);
                 let copy_made = Expr::Leaf(Leaf {
                     field: Computed::FlattenedCopy(payload).path(),
                     quantifier: Quantifier::Value,
                     test: Test::Exists,
                 });
-                let leaf = keyword_leaf(FieldPath::new(segments), test.clone());
+                let alternatives: Vec<Expr> = key_groupings(&rest)
+                    .into_iter()
+                    .map(|keys| {
+                        let mut segments = vec![payload.raw_key().to_owned()];
+                        segments.extend(keys);
+                        keyword_leaf(FieldPath::new(segments), test.clone())
+                    })
+                    .collect();
+                let leaf = match test {
+                    Test::Missing => Expr::All(alternatives),
+                    _ => Expr::Any(alternatives),
+                };
                 flattened(copy_made, leaf, &test)
             }
             Source::Unavailable(why) => {
@@ -120,6 +129,37 @@ fn keyword_leaf(field: FieldPath, test: Test) -> Expr {
         Test::Text(inner) => leaf(Test::Text(TextTest::new(*inner.inner, true))),
         test => leaf(text(test)),
     }
+}
+
+/// Longest flattened path (after the payload) whose every grouping into keys is tried: 2^(n-1)
+/// paths for n segments. Longer paths are read as nested objects only.
+const MAX_GROUPED_SEGMENTS: usize = 6;
+
+/// Every way the dotted path `segments` can be keys of nested objects: Elasticsearch's
+/// `flattened` type joins the keys of every level with dots, so `a.b.c` finds `{"a":{"b":{"c"}}}`,
+/// `{"a.b":{"c"}}`, `{"a":{"b.c"}}` and `{"a.b.c"}` alike (GuardDuty's finding criteria have
+/// keys such as `resource.resourceType`). The nested reading comes first.
+fn key_groupings(segments: &[String]) -> Vec<Vec<String>> {
+    if segments.len() <= 1 || segments.len() > MAX_GROUPED_SEGMENTS {
+        return vec![segments.to_vec()];
+    }
+    let gaps = segments.len() - 1;
+    (0..1u32 << gaps)
+        .map(|joined| {
+            let mut keys = vec![segments[0].clone()];
+            for (gap, segment) in segments[1..].iter().enumerate() {
+                if joined & (1 << gap) != 0 {
+                    if let Some(last) = keys.last_mut() {
+                        last.push('.');
+                        last.push_str(segment);
+                    }
+                } else {
+                    keys.push(segment.clone());
+                }
+            }
+            keys
+        })
+        .collect()
 }
 
 fn text(test: Test) -> Test {
