@@ -6,14 +6,20 @@
 //! JS values again. Records go through the engine's `transform_one_into`, batches through
 //! `transform_ndjson_into`, and the configuration through the codec every host uses, so the
 //! output and the counts are the raw ABI's (`docs/abi.md`): the shell counts nothing itself.
+//! `explain`, `ecs` and `check` (what `playground/` shows) serialise the engine's own
+//! explanation, ECS document and rule errors.
 //!
 //! `plugin/js/README.md` is the JavaScript reference; `scripts/build-js` builds the package.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use trailtag_engine::explain::RuleExplanation;
+use trailtag_engine::json::Json;
 use trailtag_engine::output::trailtag::TrailtagTag;
-use trailtag_engine::{BatchReport, Counts, Detector, Error, Options, Reason, Scratch, Verdict};
+use trailtag_engine::{
+    BatchReport, Counts, Detector, Error, Options, Reason, RuleError, Scratch, Verdict, ecs,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::codec::{self, Config};
@@ -49,6 +55,47 @@ struct Summary<'a> {
     foreign_tags_removed: u64,
     per_rule: BTreeMap<&'a str, u64>,
     unreadable_by_reason: BTreeMap<&'static str, u64>,
+}
+
+/// What `explain()` returns: the engine's `Explanation`.
+#[derive(Debug, Serialize)]
+struct Explained<'a> {
+    rules: Vec<RuleExplained<'a>>,
+}
+
+/// One rule's entry in what `explain()` returns: the engine's `RuleExplanation`, with the
+/// rule's id, name and format beside its index.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleExplained<'a> {
+    rule: u32,
+    id: &'a str,
+    name: &'a str,
+    format: &'static str,
+    matched: bool,
+    candidate: bool,
+    near_miss: bool,
+    clauses: Vec<ClauseExplained<'a>>,
+}
+
+/// One clause of a [`RuleExplained`]: the engine's `ClauseOutcome`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClauseExplained<'a> {
+    text: &'a str,
+    held: bool,
+    failed_test: Option<&'a str>,
+}
+
+/// One entry of what `check()` returns: the engine's `RuleError`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleProblem<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    rule_id: Option<&'a str>,
+    message: &'a str,
 }
 
 /// A configured detector and everything it keeps between calls.
@@ -98,11 +145,7 @@ impl Trailtag {
         #[wasm_bindgen(unchecked_param_type = "string | Record<string, unknown>")] record: JsValue,
     ) -> Result<JsValue, JsValue> {
         let as_object = !record.is_string();
-        let text = match record.as_string() {
-            Some(text) => text,
-            None if record.is_object() => stringify(&record)?.as_string().unwrap_or_default(),
-            None => return Err(JsError::new("tagRecord takes a JSON string or an object").into()),
-        };
+        let text = record_text(&record, "tagRecord")?;
         self.output.clear();
         let verdict = self.detector.transform_one_into(
             &self.writer,
@@ -164,7 +207,7 @@ impl Trailtag {
                 .map(|r| (r.code(), counts.unreadable_by_reason[r.index()]))
                 .collect(),
         };
-        parse(&serde_json::to_string(&summary).unwrap_or_default())
+        to_js(&summary)
     }
 
     /// The loaded rules' metadata in rule order (the rules document, `docs/abi.md` section 6).
@@ -190,6 +233,62 @@ impl Trailtag {
             .collect();
         parse(&serde_json::Value::from(lines).to_string())
     }
+
+    /// What `record` (a JSON string or an object) does with every rule: `{rules: [...]}`, one
+    /// entry per rule in rule order, each clause as written with whether it held and, when it
+    /// did not, the first test inside it that failed. Throws when the record is not a JSON
+    /// object, with the reason `lastUnreadable()` gives for it under `validate`.
+    #[wasm_bindgen(unchecked_return_type = "TrailtagExplanation")]
+    pub fn explain(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Record<string, unknown>")] record: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let text = record_text(&record, "explain")?;
+        let explanation = self
+            .detector
+            .explain(text.as_bytes())
+            .map_err(|unreadable| JsError::new(&unreadable.detail))?;
+        let rules: Vec<_> = explanation
+            .rules
+            .iter()
+            .map(|r| explained(&self.detector, r))
+            .collect();
+        to_js(&Explained { rules })
+    }
+
+    /// The ECS document Elastic's rules read for `record` (a JSON string or an object): what
+    /// Elastic's CloudTrail ingest pipeline would index, nested, keys sorted. It needs no rules,
+    /// so it is static. Throws when the record is not a JSON object.
+    #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
+    pub fn ecs(
+        #[wasm_bindgen(unchecked_param_type = "string | Record<string, unknown>")] record: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let text = record_text(&record, "ecs")?;
+        let root = Json::parse(text.as_bytes())
+            .map_err(|e| JsError::new(&format!("invalid JSON: {e}")))?;
+        if !matches!(root, Json::Object(_)) {
+            return Err(JsError::new(Reason::NotAnObject.describe()).into());
+        }
+        parse(&ecs::document(&root).to_string())
+    }
+
+    /// Compiles the rules `config` names and returns every rule problem instead of throwing:
+    /// `[{file, line, column, ruleId, message}]`, empty when they all load. Under
+    /// `skipInvalidRules` the problems are those of the files skipped. Throws only when the
+    /// configuration itself is malformed.
+    #[wasm_bindgen(unchecked_return_type = "Array<TrailtagRuleProblem>")]
+    pub fn check(
+        #[wasm_bindgen(unchecked_optional_param_type = "TrailtagConfig")] config: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let config = read_config(config).map_err(JsError::from)?;
+        let errors = match config.detector() {
+            Ok(detector) => detector.skipped().to_vec(),
+            Err(Error::Rules(errors)) => errors,
+            Err(other) => return Err(JsError::from(other).into()),
+        };
+        let problems: Vec<_> = errors.iter().map(problem).collect();
+        to_js(&problems)
+    }
 }
 
 impl Trailtag {
@@ -204,6 +303,52 @@ impl Trailtag {
             &mut self.report,
         );
         self.totals.add(&self.report.counts);
+    }
+}
+
+/// The text of a record given as a JSON string or an object (through `JSON.stringify`).
+fn record_text(record: &JsValue, method: &str) -> Result<String, JsValue> {
+    match record.as_string() {
+        Some(text) => Ok(text),
+        None if record.is_object() => Ok(stringify(record)?.as_string().unwrap_or_default()),
+        None => Err(JsError::new(&format!("{method} takes a JSON string or an object")).into()),
+    }
+}
+
+/// A value as a JavaScript value, through JSON.
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    parse(&serde_json::to_string(value).unwrap_or_default())
+}
+
+fn explained<'a>(detector: &'a Detector, rule: &'a RuleExplanation) -> RuleExplained<'a> {
+    let meta = detector.rules().get(rule.rule as usize).map(|r| r.meta());
+    RuleExplained {
+        rule: rule.rule,
+        id: meta.map_or("", |m| m.id.as_str()),
+        name: meta.map_or("", |m| m.name.as_str()),
+        format: meta.map_or("", |m| m.format.as_str()),
+        matched: rule.matched,
+        candidate: rule.candidate,
+        near_miss: rule.is_near_miss(),
+        clauses: rule
+            .clauses
+            .iter()
+            .map(|c| ClauseExplained {
+                text: &c.text,
+                held: c.held,
+                failed_test: c.failed_test.as_deref(),
+            })
+            .collect(),
+    }
+}
+
+fn problem(error: &RuleError) -> RuleProblem<'_> {
+    RuleProblem {
+        file: &error.file,
+        line: error.line,
+        column: error.column,
+        rule_id: error.rule_id.as_deref(),
+        message: &error.message,
     }
 }
 
@@ -234,6 +379,47 @@ export interface TrailtagConfig {
   validate?: boolean;
   /** Keep a `trailtag` member a record arrived with when it matches nothing (default false). */
   keepForeignTags?: boolean;
+  /** Skip a rule file that does not load instead of throwing (default false). */
+  skipInvalidRules?: boolean;
+  /** The values Sigma's `expand` modifier stands for: placeholder name (without `%`) to values. */
+  sigmaPlaceholders?: Record<string, string[]>;
+}
+
+/** What `explain()` returns: one entry per rule, in rule order. */
+export interface TrailtagExplanation {
+  rules: Array<TrailtagRuleExplanation>;
+}
+
+/** What one record did with one rule. */
+export interface TrailtagRuleExplanation {
+  /** The rule's index in rule order (as in `rules()`). */
+  rule: number;
+  id: string;
+  name: string;
+  format: "native" | "sigma" | "elastic";
+  /** The detector's verdict: the rule tags this record. */
+  matched: boolean;
+  /** Whether the cheap scan let the record through to the rule's evaluation. */
+  candidate: boolean;
+  /** Not matched although some clauses held. */
+  nearMiss: boolean;
+  /** The rule's top-level clauses, as written, in order. */
+  clauses: Array<{
+    text: string;
+    held: boolean;
+    /** When the clause did not hold: the first test inside it that failed. */
+    failedTest: string | null;
+  }>;
+}
+
+/** One rule problem, as `check()` returns it; line and column count from 1. */
+export interface TrailtagRuleProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** The rule's id, once it is known. */
+  ruleId: string | null;
+  message: string;
 }
 
 /** Counts since the object was created. */
