@@ -9,6 +9,8 @@
 use crate::detector::{Detector, Options, Scratch, Verdict};
 use crate::findings::Unreadable;
 use crate::ir::Expr;
+use crate::ir::optimise::optimise;
+use crate::ir::pins::Need;
 use crate::json::Json;
 
 /// What one record did with every rule.
@@ -40,6 +42,9 @@ pub struct ClauseOutcome {
     pub held: bool,
     /// When it did not: the first test inside it that failed.
     pub failed_test: Option<String>,
+    /// Whether the clause looks for values (it gives the cheap scan pins), as `eventName ==
+    /// "CreateGroup"` does and `errorCode == null` or `not filter` do not.
+    pub looks_for_values: bool,
 }
 
 impl RuleExplanation {
@@ -48,16 +53,16 @@ impl RuleExplanation {
         self.clauses.iter().filter(|c| c.held).count()
     }
 
-    /// A rule that did not match a record that holds its pinned values (the cheap scan let it
-    /// through) because of exactly one of its clauses (of two or more): the record a rule author
-    /// wants to see ("it would have matched but for the filter"). Clauses that hold for almost
-    /// every record (`errorCode == null`, `not filter`) make looser definitions list every rule
-    /// for every record.
+    /// A rule that did not match because of exactly one of its clauses (of two or more), while
+    /// a clause that looks for values held: "the right service, the wrong event", "it would have
+    /// matched but for the filter". A clause that holds for almost every record (`errorCode ==
+    /// null`, `not filter`) does not make a near miss on its own; looser definitions list every
+    /// rule for every record.
     pub fn is_near_miss(&self) -> bool {
         !self.matched
-            && self.candidate
             && self.clauses.len() >= 2
             && self.clauses_held() + 1 == self.clauses.len()
+            && self.clauses.iter().any(|c| c.held && c.looks_for_values)
     }
 }
 
@@ -96,6 +101,11 @@ fn outcome(text: &str, condition: &Expr, record: &Json<'_>) -> ClauseOutcome {
         text: text.to_owned(),
         held,
         failed_test: (!held).then(|| first_failure(condition, record)),
+        // Optimised first: the optimiser unwraps text views, which is where a front end's pins
+        // show (the detector's own conditions are optimised; clauses are kept as compiled).
+        looks_for_values: Need::of(&optimise(condition.clone()))
+            .best_clause()
+            .is_some(),
     }
 }
 
@@ -140,9 +150,10 @@ query = '''eventSource == "iam.amazonaws.com" and eventName in ("CreateGroup", "
             .unwrap();
         let rule = &ruled_out.rules[0];
         assert!(
-            !rule.candidate && !rule.is_near_miss(),
+            !rule.candidate,
             "the scan rules CreateUser out by the eventName pin"
         );
+        assert!(rule.is_near_miss(), "the right service, the wrong event");
         let near = detector
             .explain(
                 br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateGroup","errorCode":"X"}"#,
