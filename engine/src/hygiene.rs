@@ -29,6 +29,9 @@ pub enum Warning {
     NoExamples { rule: String },
     /// The cheap scan has no pin for the rule.
     NoPins { rule: String },
+    /// The rule's condition is false for every record (it needs values trailtag cannot see, or
+    /// contradicts itself).
+    NeverMatches { rule: String },
     /// The rule reads a field no CloudTrail record has.
     UnknownField {
         rule: String,
@@ -46,6 +49,10 @@ impl std::fmt::Display for Warning {
             Warning::NoExamples { rule } => write!(
                 f,
                 "{rule}: no examples (add matching and non-matching records; for Sigma and Elastic rules in a FILE.examples.toml beside the rule)"
+            ),
+            Warning::NeverMatches { rule } => write!(
+                f,
+                "{rule}: can never match: its condition is false for every record (a field it needs has no value here, or its clauses contradict each other); it costs nothing"
             ),
             Warning::NoPins { rule } => write!(
                 f,
@@ -182,7 +189,9 @@ fn check_rule(rule: &Rule) -> Vec<Warning> {
     if rule.examples().is_empty() {
         warnings.push(Warning::NoExamples { rule: id() });
     }
-    if Need::of(rule.condition()).best_clause().is_none() {
+    if rule.condition().is_never() {
+        warnings.push(Warning::NeverMatches { rule: id() });
+    } else if Need::of(rule.condition()).best_clause().is_none() {
         warnings.push(Warning::NoPins { rule: id() });
     }
     let mut seen: Vec<String> = Vec::new();

@@ -22,6 +22,71 @@ fn detector() -> &'static Detector {
     DETECTOR.get_or_init(|| Detector::builtin().expect("built-in rules"))
 }
 
+/// Rules whose pins are `contains` pins: substrings (sensitive and not), prefixes, suffixes,
+/// wildcards and the literal a regular expression requires, on the keys the generator writes.
+const SUBSTRING_RULES: &[(&str, &str)] = &[
+    ("contains_group", r#"stringContains(eventName, "Group")"#),
+    (
+        "contains_anywhere_folded",
+        r#"stringContains~(eventSource, "ROLESANY")"#,
+    ),
+    (
+        "prefix_create",
+        r#"startsWith(eventName, "Create") and (errorCode == null or errorCode == "")"#,
+    ),
+    (
+        "suffix_folded",
+        r#"endsWith~(requestParameters.source.sourceType, "_pca")"#,
+    ),
+    ("wildcard_trust", r#"eventName : "*trust*anchor*""#),
+    (
+        "regex_literal",
+        r#"eventName regex "^(Create|Delete)Group$""#,
+    ),
+    (
+        "regex_required",
+        r#"eventSource regex ".+[.]amazonaws[.]com" and not eventName == "CreateGroup""#,
+    ),
+];
+
+fn substring_detector() -> &'static Detector {
+    static DETECTOR: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+    DETECTOR.get_or_init(|| {
+        let sources = SUBSTRING_RULES.iter().map(|(id, query)| {
+            trailtag_engine::RuleSource::new(
+                format!("{id}.toml"),
+                format!(
+                    "[rule]\nid = \"{id}\"\nname = \"n\"\ndescription = \"d\"\nseverity = \"low\"\nrisk_score = 21\nquery = '''{query}'''\n"
+                ),
+            )
+        });
+        Detector::builder()
+            .sources(sources)
+            .build()
+            .expect("substring rules")
+    })
+}
+
+#[test]
+fn substring_rules_are_pinned_by_what_they_contain() {
+    for rule in substring_detector().rules() {
+        let need = trailtag_engine::ir::pins::Need::of(rule.condition());
+        let clause = need
+            .best_clause()
+            .unwrap_or_else(|| panic!("{} is not pinned", rule.id()));
+        let builtin = detector().rules().iter().any(|r| r.id() == rule.id());
+        assert!(
+            builtin || clause.iter().all(|p| p.contains),
+            "{}: {clause:?}",
+            rule.id()
+        );
+    }
+}
+
+fn detectors() -> [&'static Detector; 2] {
+    [detector(), substring_detector()]
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
     NoMatch,
@@ -29,8 +94,7 @@ enum Kind {
     Unreadable,
 }
 
-fn decide(record: &[u8], exhaustive: bool, validate: bool) -> (Vec<u8>, Kind) {
-    let detector = detector();
+fn decide(detector: &Detector, record: &[u8], exhaustive: bool, validate: bool) -> (Vec<u8>, Kind) {
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
     let verdict = if exhaustive {
@@ -61,8 +125,14 @@ fn decide(record: &[u8], exhaustive: bool, validate: bool) -> (Vec<u8>, Kind) {
 /// The property. Without `validate`, the fast path may pass a malformed non-candidate through
 /// without calling it unreadable; its output bytes must still be the same.
 fn assert_fast_path_is_exact(record: &[u8]) {
-    let (reference_out, reference) = decide(record, true, false);
-    let (validated_out, validated) = decide(record, false, true);
+    for detector in detectors() {
+        assert_exact_with(detector, record);
+    }
+}
+
+fn assert_exact_with(detector: &Detector, record: &[u8]) {
+    let (reference_out, reference) = decide(detector, record, true, false);
+    let (validated_out, validated) = decide(detector, record, false, true);
     assert_eq!(
         validated,
         reference,
@@ -70,7 +140,7 @@ fn assert_fast_path_is_exact(record: &[u8]) {
         String::from_utf8_lossy(record)
     );
     assert_eq!(validated_out, reference_out);
-    let (fast_out, fast) = decide(record, false, false);
+    let (fast_out, fast) = decide(detector, record, false, false);
     assert_eq!(
         fast_out,
         reference_out,
@@ -285,9 +355,9 @@ proptest! {
 
     #[test]
     fn tagging_is_idempotent(record in record()) {
-        let (once, kind) = decide(record.as_bytes(), false, false);
+        let (once, kind) = decide(detector(), record.as_bytes(), false, false);
         if matches!(kind, Kind::Tagged(_)) {
-            let (twice, _) = decide(&once, false, false);
+            let (twice, _) = decide(detector(), &once, false, false);
             prop_assert_eq!(String::from_utf8_lossy(&twice), String::from_utf8_lossy(&once));
         }
     }
@@ -330,7 +400,7 @@ fn disguises_that_must_not_fool_the_scan() {
     ];
     for (record, expected) in disguised.iter().zip(expectations) {
         assert_fast_path_is_exact(record.as_bytes());
-        let (out, _) = decide(record.as_bytes(), false, false);
+        let (out, _) = decide(detector(), record.as_bytes(), false, false);
         assert_eq!(data::detection_ids(&out), expected, "{record}");
     }
 }
@@ -345,9 +415,17 @@ fn the_generator_reaches_every_rule_and_every_disguise() {
     let rule_count = detector().rules().len();
     let (mut per_rule, mut unreadable, mut escaped_candidates) =
         (vec![0u32; rule_count], 0u32, 0u32);
+    let mut per_substring_rule = vec![0u32; substring_detector().rules().len()];
     for _ in 0..3000 {
         let record = strategy.new_tree(&mut runner).unwrap().current();
-        let (_, kind) = decide(record.as_bytes(), true, false);
+        if let (_, Kind::Tagged(rules)) =
+            decide(substring_detector(), record.as_bytes(), true, false)
+        {
+            rules
+                .iter()
+                .for_each(|&r| per_substring_rule[r as usize] += 1);
+        }
+        let (_, kind) = decide(detector(), record.as_bytes(), true, false);
         match kind {
             Kind::Tagged(rules) => {
                 rules.iter().for_each(|&r| per_rule[r as usize] += 1);
@@ -361,6 +439,10 @@ fn the_generator_reaches_every_rule_and_every_disguise() {
     assert!(
         per_rule.iter().all(|&n| n >= 10),
         "rules rarely tagged by generated records: {per_rule:?}"
+    );
+    assert!(
+        per_substring_rule.iter().all(|&n| n >= 10),
+        "substring rules rarely tagged by generated records: {per_substring_rule:?}"
     );
     assert!(
         escaped_candidates >= 10,

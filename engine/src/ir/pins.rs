@@ -1,7 +1,9 @@
 //! Pins: the necessary conditions of a rule that the cheap scan can test on raw bytes.
 //!
-//! A [`Pin`] says "some member named `key` has a JSON string value in this set". Every leaf
-//! that tests a string set gives one, whatever its path: the value at `a.b.c` is, in the
+//! A [`Pin`] says "some member named `key` has a JSON string value in this set" (or, a
+//! `contains` pin, "... a JSON string value containing one of these"). Every leaf that tests a
+//! string set, a substring, a wildcard or a regular expression with a required literal gives
+//! one, whatever its path: the value at `a.b.c` is, in the
 //! record's bytes, the value of a member `"c"`, so the scan looks for the path's last segment
 //! (an occurrence elsewhere only adds a candidate; the parse then decides). An insensitive set
 //! gives a pin whose values are folded; the scan folds what it reads (ASCII only; a non-ASCII
@@ -17,7 +19,8 @@
 //!   some clause, one more clause that is the disjunction of each branch's best clause (so
 //!   `eventName == "A" or eventSource == "s"` is still pinned, by two keys);
 //! - `Not` gives nothing;
-//! - a derived field (`@ecs.…`, computed by a view, not read from the bytes) gives nothing.
+//! - a derived field (`@ecs.…`, computed by a view, not read from the bytes) gives nothing;
+//! - a condition that is `never` needs one empty clause: no record, and the scan skips it.
 //!
 //! The prefilter indexes each rule by one clause, the cheapest to test ([`Need::best_clause`]);
 //! a rule without clauses is a candidate for every record.
@@ -31,7 +34,7 @@ const PREFERRED_KEYS: [&str; 2] = ["eventName", "eventSource"];
 pub const MAX_FOLDED_VALUE: usize = 256;
 
 /// "A member named `key` has a JSON string value in `values`" (folded when `case` is
-/// insensitive).
+/// insensitive), or, for a `contains` pin, a JSON string value in which one of `values` occurs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     /// The member's name (the last segment of the field path).
@@ -40,6 +43,9 @@ pub struct Pin {
     pub values: Vec<String>,
     /// Whether the values are folded.
     pub case: Case,
+    /// Whether a value need only occur inside the member's string (substring tests, wildcards
+    /// and the literal a regular expression requires) rather than be all of it.
+    pub contains: bool,
 }
 
 /// A conjunction of clauses, each a disjunction of pins.
@@ -50,11 +56,24 @@ pub struct Need {
 }
 
 impl Need {
-    /// The necessary conditions of `expr`.
+    /// The necessary conditions of `expr`. A condition that is `never` (an Elastic rule whose
+    /// every branch reads a field trailtag cannot compute) needs the impossible: one empty
+    /// clause, which no record satisfies.
     pub fn of(expr: &Expr) -> Need {
+        if expr.is_never() {
+            return Need {
+                clauses: vec![Vec::new()],
+            };
+        }
         Need {
             clauses: clauses(expr),
         }
+    }
+
+    /// Whether no record can satisfy the need (it has an empty clause): the scan never makes
+    /// its rule a candidate.
+    pub fn is_impossible(&self) -> bool {
+        self.clauses.iter().any(Vec::is_empty)
     }
 
     /// The clause the scan should test: the one whose keys are most selective, then the one with
@@ -67,10 +86,12 @@ impl Need {
     }
 }
 
-fn clause_cost(clause: &[Pin]) -> (usize, usize, usize) {
+/// Equality on a preferred key first; a `contains` pin costs a substring search of each value.
+fn clause_cost(clause: &[Pin]) -> (usize, usize, usize, usize) {
     let worst_key = clause.iter().map(|p| key_rank(&p.key)).max().unwrap_or(0);
+    let contains = clause.iter().filter(|p| p.contains).count();
     let values = clause.iter().map(|p| p.values.len()).sum();
-    (worst_key, clause.len(), values)
+    (worst_key, contains, clause.len(), values)
 }
 
 fn key_rank(key: &str) -> usize {
@@ -90,25 +111,40 @@ fn clauses(expr: &Expr) -> Vec<Vec<Pin>> {
 }
 
 fn pin_of(leaf: &super::Leaf) -> Option<Pin> {
-    let Test::StringIn(set) = &leaf.test else {
-        return None;
-    };
     if leaf.field.is_derived() {
         return None;
     }
     let key = leaf.field.segments().last()?;
+    let (values, case, contains) = pinned_values(&leaf.test)?;
     let usable = is_scannable_key(key)
-        && !set.values().is_empty()
-        && (set.case() == Case::Sensitive
-            || set
-                .values()
+        && !values.is_empty()
+        && (!contains || values.iter().all(|v| !v.is_empty()))
+        && (case == Case::Sensitive
+            || values
                 .iter()
-                .all(|v| v.is_ascii() && v.len() <= MAX_FOLDED_VALUE));
+                .all(|v| v.is_ascii() && (contains || v.len() <= MAX_FOLDED_VALUE)));
     usable.then(|| Pin {
         key: key.clone(),
-        values: set.values().to_vec(),
-        case: set.case(),
+        values,
+        case,
+        contains,
     })
+}
+
+/// The values a test needs a string member to equal (or, `true`, contain), and their case.
+/// A text view needs the same of a string; a number or boolean it reads as text is not a
+/// string, and the scan makes every rule on such a member a candidate anyway.
+fn pinned_values(test: &Test) -> Option<(Vec<String>, Case, bool)> {
+    match test {
+        Test::StringIn(set) => Some((set.values().to_vec(), set.case(), false)),
+        Test::Substring(substring) => Some((substring.needles().to_vec(), substring.case(), true)),
+        Test::Pattern(pattern) => {
+            let literal = pattern.required_literal()?;
+            Some((vec![literal], pattern.case(), true))
+        }
+        Test::Text(text) => pinned_values(&text.inner),
+        _ => None,
+    }
 }
 
 /// Keys made of characters that only a `\u` escape of an ASCII character can disguise.
@@ -135,10 +171,12 @@ fn any_clauses(branches: &[Expr]) -> Vec<Vec<Pin>> {
 
 /// For each (key, case) pinned alone in a clause of every branch: one pin with the union.
 fn shared_key_clauses(per_branch: &[Vec<Vec<Pin>>]) -> Vec<Vec<Pin>> {
-    let unit = |clauses: &[Vec<Pin>], key: &str, case: Case| -> Option<Vec<String>> {
+    let unit = |clauses: &[Vec<Pin>], key: &str, case: Case, contains: bool| {
         clauses
             .iter()
-            .filter(|c| c.len() == 1 && c[0].key == key && c[0].case == case)
+            .filter(|c| {
+                c.len() == 1 && c[0].key == key && c[0].case == case && c[0].contains == contains
+            })
             .map(|c| c[0].values.clone())
             .min_by_key(Vec::len)
     };
@@ -147,14 +185,19 @@ fn shared_key_clauses(per_branch: &[Vec<Vec<Pin>>]) -> Vec<Vec<Pin>> {
     };
     let mut out: Vec<Vec<Pin>> = Vec::new();
     for clause in first.iter().filter(|c| c.len() == 1) {
-        let (key, case) = (&clause[0].key, clause[0].case);
-        if out.iter().any(|c| c[0].key == *key && c[0].case == case) {
+        let (key, case, contains) = (&clause[0].key, clause[0].case, clause[0].contains);
+        if out
+            .iter()
+            .any(|c| c[0].key == *key && c[0].case == case && c[0].contains == contains)
+        {
             continue;
         }
-        let values: Option<Vec<Vec<String>>> =
-            per_branch.iter().map(|b| unit(b, key, case)).collect();
+        let values: Option<Vec<Vec<String>>> = per_branch
+            .iter()
+            .map(|b| unit(b, key, case, contains))
+            .collect();
         if let Some(values) = values {
-            out.push(vec![union_pin(key, case, values.concat())]);
+            out.push(vec![union_pin(key, case, contains, values.concat())]);
         }
     }
     out
@@ -168,7 +211,7 @@ fn disjunction_of_best(per_branch: &[Vec<Vec<Pin>>]) -> Option<Vec<Pin>> {
         for pin in best {
             match pins
                 .iter_mut()
-                .find(|p| p.key == pin.key && p.case == pin.case)
+                .find(|p| p.key == pin.key && p.case == pin.case && p.contains == pin.contains)
             {
                 Some(p) => p.values.extend(pin.values.iter().cloned()),
                 None => pins.push(pin.clone()),
@@ -182,13 +225,14 @@ fn disjunction_of_best(per_branch: &[Vec<Vec<Pin>>]) -> Option<Vec<Pin>> {
     Some(pins)
 }
 
-fn union_pin(key: &str, case: Case, mut values: Vec<String>) -> Pin {
+fn union_pin(key: &str, case: Case, contains: bool, mut values: Vec<String>) -> Pin {
     values.sort();
     values.dedup();
     Pin {
         key: key.to_owned(),
         values,
         case,
+        contains,
     }
 }
 

@@ -482,15 +482,82 @@ impl Pattern {
         &self.source
     }
 
+    /// The longest literal text every match contains (at least three bytes), for the cheap
+    /// scan: a literal that is a required piece of the pattern's top-level sequence
+    /// (`.+:assumed-role/aws:.+` always contains `:assumed-role/aws:`). `None` when there is
+    /// none, or the pattern sets flags inline (which could change how a literal matches).
+    pub fn required_literal(&self) -> Option<String> {
+        // Non-capturing groups and the dot-all flag the wildcard translation writes are
+        // harmless; any other inline flag (`(?i)`, `(?-s)`) is not judged.
+        if self
+            .source
+            .replacen("(?s)", "", 1)
+            .replace("(?:", "")
+            .contains("(?")
+        {
+            return None;
+        }
+        let hir = regex_syntax::ParserBuilder::new()
+            .dot_matches_new_line(true)
+            .build()
+            .parse(&self.source)
+            .ok()?;
+        longest_required_literal(&hir)
+            .filter(|l| l.len() >= 3)
+            .and_then(|l| String::from_utf8(l).ok())
+    }
+
     /// The case rule.
     pub fn case(&self) -> Case {
         self.case
     }
 }
 
+/// The longest literal that every match of `hir` contains.
+fn longest_required_literal(hir: &regex_syntax::hir::Hir) -> Option<Vec<u8>> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(literal) => Some(literal.0.to_vec()),
+        HirKind::Capture(capture) => longest_required_literal(&capture.sub),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(longest_required_literal)
+            .max_by_key(Vec::len),
+        HirKind::Repetition(repetition) if repetition.min >= 1 => {
+            longest_required_literal(&repetition.sub)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn required_literals_are_pieces_every_match_has() {
+        let literal = |source: &str| {
+            Pattern::new(source, Case::Sensitive)
+                .unwrap()
+                .required_literal()
+        };
+        assert_eq!(
+            literal(".+:assumed-role/aws:.+").as_deref(),
+            Some(":assumed-role/aws:")
+        );
+        assert_eq!(
+            literal("(?s)^(?:.*S3 Browser.*x)$").as_deref(),
+            Some("S3 Browser")
+        );
+        assert_eq!(literal("abc|def"), None, "an alternation requires neither");
+        assert_eq!(
+            literal("(abcd)?x"),
+            None,
+            "an optional group requires nothing"
+        );
+        assert_eq!(literal("(?i)abcd"), None, "inline flags");
+        assert_eq!(literal("a.b"), None, "too short");
+    }
 
     fn s(v: &str) -> Json<'static> {
         Json::String(v.to_owned().into())

@@ -15,7 +15,7 @@
 //! arrays, so the eight-bytes-a-step word scanner (`words.rs`) runs instead. A property test holds
 //! this function to a plain definition, and the prefilter's tests hold it to the `memchr` scanner.
 
-/// Calls `hit` with the index of every `"` whose next byte is one of `firsts` (at most three
+/// Calls `hit` with the index of every `"` whose next byte is one of `firsts` (at most five
 /// bytes), in order, possibly with a few other indexes the caller's verification discards, and
 /// returns whether the record may contain a backslash (it surely does not when this is false).
 pub(crate) fn scan_pairs(record: &[u8], firsts: &[u8], hit: impl FnMut(usize)) -> bool {
@@ -23,7 +23,9 @@ pub(crate) fn scan_pairs(record: &[u8], firsts: &[u8], hit: impl FnMut(usize)) -
         [] => scan_pairs_for(record, &[], hit),
         [a] => scan_pairs_for(record, &[a], hit),
         [a, b] => scan_pairs_for(record, &[a, b], hit),
-        [a, b, c, ..] => scan_pairs_for(record, &[a, b, c], hit),
+        [a, b, c] => scan_pairs_for(record, &[a, b, c], hit),
+        [a, b, c, d] => scan_pairs_for(record, &[a, b, c, d], hit),
+        [a, b, c, d, e, ..] => scan_pairs_for(record, &[a, b, c, d, e], hit),
     }
 }
 

@@ -47,7 +47,7 @@ use crate::ir::Case;
 use crate::ir::pins::{MAX_FOLDED_VALUE, Need, Pin, is_scannable_key};
 
 /// The word scanner handles up to this many distinct first bytes of pinned keys.
-const MAX_WORD_SCAN_FIRST_BYTES: usize = 3;
+const MAX_WORD_SCAN_FIRST_BYTES: usize = 5;
 
 /// What the scan learned about a record besides its candidates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -149,8 +149,58 @@ struct KeyScan {
     folded: ValueTable,
     /// Rules with a case-insensitive pin on this key.
     folded_rules: Vec<u32>,
+    /// `contains` pins, case-sensitive and (ASCII) case-insensitive.
+    contains: NeedleTable,
+    contains_folded: NeedleTable,
     /// Every rule with a pin on this key.
     rules: Vec<u32>,
+}
+
+/// The rules selected by needles occurring in a value: one automaton over every needle of a
+/// key, searched once per value (overlapping, so that every needle found selects its rules).
+#[derive(Debug, Clone, Default)]
+struct NeedleTable {
+    needles: Vec<String>,
+    rules: Vec<Vec<u32>>,
+    /// Every rule of the table.
+    all_rules: Vec<u32>,
+    automaton: Option<aho_corasick::AhoCorasick>,
+}
+
+impl NeedleTable {
+    fn add(&mut self, needle: &str, rule: u32) {
+        push_unique(&mut self.all_rules, rule);
+        match self.needles.iter().position(|n| n == needle) {
+            Some(i) => push_unique(&mut self.rules[i], rule),
+            None => {
+                self.needles.push(needle.to_owned());
+                self.rules.push(vec![rule]);
+            }
+        }
+    }
+
+    /// Builds the automaton once every needle is in.
+    fn finish(&mut self, case: Case) {
+        if self.needles.is_empty() {
+            return;
+        }
+        self.automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(case == Case::Insensitive)
+            .build(&self.needles)
+            .ok();
+    }
+
+    fn collect(&self, value: &[u8], out: &mut Vec<u32>) {
+        match &self.automaton {
+            Some(automaton) => {
+                for found in automaton.find_overlapping_iter(value) {
+                    out.extend_from_slice(&self.rules[found.pattern().as_usize()]);
+                }
+            }
+            // The automaton could not be built: every rule is a candidate.
+            None => out.extend_from_slice(&self.all_rules),
+        }
+    }
 }
 
 impl Prefilter {
@@ -161,6 +211,9 @@ impl Prefilter {
         let mut always = Vec::new();
         let mut pinned = Vec::new();
         for (index, need) in (0u32..).zip(needs) {
+            if need.is_impossible() {
+                continue;
+            }
             let Some(clause) = need.best_clause().filter(|c| usable(c)) else {
                 always.push(index);
                 continue;
@@ -176,6 +229,10 @@ impl Prefilter {
                 };
                 scans[scan].add(index, pin);
             }
+        }
+        for scan in &mut scans {
+            scan.contains.finish(Case::Sensitive);
+            scan.contains_folded.finish(Case::Insensitive);
         }
         let tag_key = tag_key.filter(|k| is_scannable_key(k));
         let mut first_bytes: Vec<u8> = scans
@@ -391,12 +448,24 @@ impl KeyScan {
             exact: ValueTable::default(),
             folded: ValueTable::default(),
             folded_rules: Vec::new(),
+            contains: NeedleTable::default(),
+            contains_folded: NeedleTable::default(),
             rules: Vec::new(),
         }
     }
 
     fn add(&mut self, rule: u32, pin: &Pin) {
         push_unique(&mut self.rules, rule);
+        if pin.contains {
+            let table = match pin.case {
+                Case::Sensitive => &mut self.contains,
+                Case::Insensitive => &mut self.contains_folded,
+            };
+            for needle in &pin.values {
+                table.add(needle, rule);
+            }
+            return;
+        }
         let table = match pin.case {
             Case::Sensitive => &mut self.exact,
             Case::Insensitive => {
@@ -430,6 +499,17 @@ impl KeyScan {
                 }
                 if !self.folded.is_empty() {
                     self.collect_folded(value, out);
+                }
+                if !self.contains.needles.is_empty() {
+                    self.contains.collect(value, out);
+                }
+                if !self.contains_folded.needles.is_empty() {
+                    // Unicode folding relates some non-ASCII letters to ASCII ones (`ſ`, `K`).
+                    if value.is_ascii() {
+                        self.contains_folded.collect(value, out);
+                    } else {
+                        out.extend_from_slice(&self.contains_folded.all_rules);
+                    }
                 }
                 true
             }
@@ -549,6 +629,7 @@ mod tests {
                             key: (*key).into(),
                             values: values.iter().map(|v| (*v).to_owned()).collect(),
                             case: *case,
+                            contains: false,
                         })
                         .collect()
                 })

@@ -67,7 +67,9 @@ pub(crate) fn scan_words(
         [] => scan_words_for(record, &[], quote_followed_by),
         [a] => scan_words_for(record, &[a], quote_followed_by),
         [a, b] => scan_words_for(record, &[a, b], quote_followed_by),
-        [a, b, c, ..] => scan_words_for(record, &[a, b, c], quote_followed_by),
+        [a, b, c] => scan_words_for(record, &[a, b, c], quote_followed_by),
+        [a, b, c, d] => scan_words_for(record, &[a, b, c, d], quote_followed_by),
+        [a, b, c, d, e, ..] => scan_words_for(record, &[a, b, c, d, e], quote_followed_by),
     }
 }
 
