@@ -22,8 +22,8 @@ use std::sync::OnceLock;
 use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE};
 use trailtag::session::Session;
 use trailtag_conformance as data;
-use trailtag_engine::{Detector, Options, Scratch};
-use trailtag_plugin::codec::Config;
+use trailtag_engine::{Detector, Options, RuleSource, Scratch};
+use trailtag_plugin::codec::{Config, RuleFile};
 
 /// Records that arrive with a `trailtag` member of their own: forged, escaped, spaced, nested
 /// (data, not a tag), on records that match and on records that do not.
@@ -77,6 +77,106 @@ fn session(variant: ModuleVariant) -> Session {
     Session::embedded(variant, &Config::default()).unwrap()
 }
 
+// ---- users' rules ----------------------------------------------------------------------------
+
+/// The 57 SigmaHQ rules and every Elastic AWS rule that loads (ES|QL, machine-learning and
+/// sequence rules do not), as rule files named by their paths.
+fn imported_rule_files() -> &'static [RuleFile] {
+    static FILES: OnceLock<Vec<RuleFile>> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let mut files = Vec::new();
+        for (corpus, extension) in [("sigma-aws", "yml"), ("elastic-aws", "toml")] {
+            let dir = data::shared_dir().join("rules").join(corpus);
+            let mut paths: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == extension))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let name = path.display().to_string();
+                let text = String::from_utf8(data::read(&path)).unwrap();
+                let source = RuleSource::new(name.clone(), text.clone());
+                if trailtag_engine::frontend::compile(&source).is_ok() {
+                    files.push(RuleFile { name, text });
+                }
+            }
+        }
+        assert_eq!(
+            files.len(),
+            57 + 165,
+            "every loadable SigmaHQ and Elastic rule"
+        );
+        files
+    })
+}
+
+fn imported_config() -> Config {
+    Config {
+        rules: imported_rule_files().to_vec(),
+        ..Config::default()
+    }
+}
+
+/// The reference with the users' rules: the engine called natively.
+fn native_imported() -> &'static [u8] {
+    static NATIVE: OnceLock<Vec<u8>> = OnceLock::new();
+    NATIVE.get_or_init(|| {
+        let detector = imported_config().detector().unwrap();
+        let mut out = Vec::new();
+        let report = detector.transform_ndjson(
+            corpus(),
+            &Options::default(),
+            &mut Scratch::default(),
+            &mut out,
+        );
+        let fired = report.counts.per_rule.iter().filter(|&&n| n > 0).count();
+        assert!(
+            fired >= 40,
+            "the corpus exercises many imported rules: {fired} fired"
+        );
+        out
+    })
+}
+
+#[test]
+fn imported_rules_give_the_same_bytes_in_every_build() {
+    let reference = native_imported();
+    for variant in [ModuleVariant::Simd, ModuleVariant::Portable] {
+        let mut session = Session::embedded(variant, &imported_config()).unwrap();
+        assert_eq!(session.rules().len(), 5 + 57 + 165);
+        let output = session.transform(corpus()).unwrap().unwrap().output;
+        assert_same_as(
+            reference,
+            &format!("raw ABI, {variant:?} module, imported rules"),
+            &output,
+        );
+        let mut fluent_bit = Vec::new();
+        for record in trailtag_engine::lines(corpus()) {
+            fluent_bit.extend(
+                session
+                    .fluent_bit_filter(b"cloudtrail", record, false)
+                    .unwrap()
+                    .unwrap(),
+            );
+            fluent_bit.push(b'\n');
+        }
+        assert_same_as(
+            reference,
+            &format!("Fluent Bit ABI, {variant:?} module, imported rules"),
+            &fluent_bit,
+        );
+    }
+    let mut args = vec!["plugin/js/bin/trailtag-tag.mjs".to_owned()];
+    for file in imported_rule_files() {
+        args.push("--rules".to_owned());
+        args.push(file.name.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let node = pipe_through("node", &args, "build the package with scripts/build-js");
+    assert_same_as(reference, "JavaScript build on Node, imported rules", &node);
+}
+
 /// Raw ABI, batches of about 64 KiB cut at line ends.
 fn raw_abi(variant: ModuleVariant) -> Vec<u8> {
     let mut session = session(variant);
@@ -95,7 +195,10 @@ fn raw_abi(variant: ModuleVariant) -> Vec<u8> {
 }
 
 fn assert_same(build: &str, output: &[u8]) {
-    let reference = native();
+    assert_same_as(native(), build, output);
+}
+
+fn assert_same_as(reference: &[u8], build: &str, output: &[u8]) {
     if output == reference {
         return;
     }
