@@ -177,6 +177,10 @@ pub struct TagArgs {
     /// is processed and written.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
     pub idle_flush: Duration,
+    /// Guest instances tagging batches in parallel (raw ABI; output stays in input order).
+    /// Default: the available parallelism.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Bytes of records per call into the module (raw ABI).
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub batch_size: u64,

@@ -27,6 +27,7 @@ pub mod rule_files;
 pub mod runtime;
 pub mod session;
 pub mod units;
+pub mod workers;
 
 use std::process::ExitCode;
 

@@ -22,9 +22,10 @@ use trailtag_engine::{BatchReport, Counts, Reason};
 use trailtag_plugin::codec::RuleInfo;
 
 use crate::feed::{Feed, Item, Next};
-use crate::guest::GuestFault;
+use crate::guest::{BatchOutput, GuestFault};
 use crate::input::Origin;
 use crate::session::Session;
+use crate::workers::Workers;
 
 /// The tag Fluent Bit would pass with each record; the engine does not use it.
 const FLUENT_BIT_TAG: &[u8] = b"cloudtrail";
@@ -153,6 +154,8 @@ struct Position {
 /// A session, a sink, and the totals of everything sent through them.
 pub struct Pipeline<'d> {
     session: Session,
+    /// Parallel instances for the batch ABI (`with_jobs`); `None`: the session does the work.
+    workers: Option<Workers>,
     options: PipelineOptions,
     sink: Box<dyn Write + 'd>,
     diagnostics: &'d mut dyn Diagnostics,
@@ -180,6 +183,7 @@ impl<'d> Pipeline<'d> {
         let rule_count = session.rules().len();
         Self {
             session,
+            workers: None,
             options,
             sink,
             diagnostics,
@@ -192,6 +196,16 @@ impl<'d> Pipeline<'d> {
                 next: Origin::Line(1),
             },
         }
+    }
+
+    /// Runs batches on `jobs` instances in parallel (the batch ABI only: Fluent Bit's ABI is
+    /// one record per call, as Fluent Bit makes them, and stays on one instance). Output stays
+    /// in input order, and at most two batches per instance are in flight.
+    pub fn with_jobs(mut self, jobs: usize) -> anyhow::Result<Self> {
+        if jobs > 1 && self.options.abi == Abi::Raw {
+            self.workers = Some(Workers::start(&self.session, jobs)?);
+        }
+        Ok(self)
     }
 
     /// The rules the session runs.
@@ -210,13 +224,59 @@ impl<'d> Pipeline<'d> {
     pub fn run(&mut self, feed: &Feed, read_bytes: &dyn Fn() -> u64) -> io::Result<()> {
         loop {
             match feed.next() {
-                Next::Item(item) => self.item(item)?,
-                Next::Idle => self.sink.flush()?,
+                Next::Item(Item::Batch(batch)) if self.workers.is_some() => {
+                    self.send_to_workers(batch)?;
+                }
+                Next::Item(item) => {
+                    self.drain_workers()?;
+                    self.item(item)?;
+                }
+                Next::Idle => {
+                    self.drain_workers()?;
+                    self.sink.flush()?;
+                }
                 Next::End => break,
             }
             self.diagnostics.progress(read_bytes());
         }
+        self.drain_workers()?;
         self.sink.flush()
+    }
+
+    /// Queues a batch on the workers, first taking in answers while as many batches as they
+    /// may hold are in flight.
+    fn send_to_workers(&mut self, batch: Vec<u8>) -> io::Result<()> {
+        while self
+            .workers
+            .as_ref()
+            .is_some_and(|w| w.in_flight() >= w.capacity())
+        {
+            self.take_answer()?;
+        }
+        match &mut self.workers {
+            Some(workers) => workers.send(batch).map_err(io::Error::other),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the answers of every batch in flight, in input order.
+    fn drain_workers(&mut self) -> io::Result<()> {
+        while self.take_answer()? {}
+        Ok(())
+    }
+
+    /// Writes the oldest answer; false when nothing was in flight.
+    fn take_answer(&mut self) -> io::Result<bool> {
+        let Some(workers) = &mut self.workers else {
+            return Ok(false);
+        };
+        let Some(answer) = workers.next_answer().map_err(io::Error::other)? else {
+            return Ok(false);
+        };
+        let result = answer.result.map_err(io::Error::other)?;
+        let lines = self.raw_answer(&answer.batch, result)?;
+        self.position.next = self.position.next.advanced(lines);
+        Ok(true)
     }
 
     fn item(&mut self, item: Item) -> io::Result<()> {
@@ -261,7 +321,18 @@ impl<'d> Pipeline<'d> {
     /// Sends a batch through the batch ABI; returns its number of lines (the guest counts them:
     /// every line is a record or a blank line).
     fn raw_batch(&mut self, batch: &[u8]) -> io::Result<u64> {
-        match self.session.transform(batch).map_err(io::Error::other)? {
+        let result = self.session.transform(batch).map_err(io::Error::other)?;
+        self.raw_answer(batch, result)
+    }
+
+    /// Writes the guest's answer for a batch (or isolates its records after a fault); returns
+    /// the batch's number of lines.
+    fn raw_answer(
+        &mut self,
+        batch: &[u8],
+        result: Result<BatchOutput, GuestFault>,
+    ) -> io::Result<u64> {
+        match result {
             Ok(output) => {
                 self.sink.write_all(&output.output)?;
                 let first = self.position.next;

@@ -37,6 +37,11 @@ impl Session {
         Self::start(runtime, None)
     }
 
+    /// Another session on the same compiled module, configured the same (a worker's).
+    pub fn sibling(&self) -> Result<Self> {
+        Self::start(Arc::clone(&self.runtime), self.config.clone())
+    }
+
     fn start(runtime: Arc<Runtime>, config: Option<Vec<u8>>) -> Result<Self> {
         let mut guest = runtime.instantiate()?;
         if let Some(config) = &config {

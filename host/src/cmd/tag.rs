@@ -53,7 +53,11 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         abi: args.abi,
         only_matches: args.only_matches,
     };
-    let mut pipeline = Pipeline::new(session, options, sink, &mut reporter);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let mut pipeline = Pipeline::new(session, options, sink, &mut reporter).with_jobs(jobs)?;
     pipeline.run(&feed, &|| read_bytes.load(Ordering::Relaxed))?;
     let (totals, rules) = (pipeline.totals().clone(), pipeline.rules().to_vec());
     drop(pipeline);
