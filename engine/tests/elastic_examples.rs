@@ -1065,11 +1065,9 @@ const EXAMPLES: &[Example] = &[
             },
         ],
     },
-    // Left out on purpose: the same record without `recipientAccountId`. trailtag tags it (the
-    // field-to-field `stringContains` is false, so its `not` holds); Elasticsearch runs a
-    // `stringContains` whose substring is a field as a script, where a missing substring makes
-    // the function null (or, in older versions, an error) and `not null` filters the document
-    // out, so Elasticsearch would not.
+    // Elasticsearch runs a `stringContains` whose substring is a field as a script, where a
+    // missing substring makes the function null and `not null` filters the document out: the
+    // record without `recipientAccountId` is a miss (trailtag's dialect says so, `Dialect`).
     Example {
         rule: BUCKET_POLICY_EXTERNAL,
         about: "a bucket policy granting another account read access",
@@ -1084,6 +1082,12 @@ const EXAMPLES: &[Example] = &[
             "eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}"#,
         tags: &[BUCKET_POLICY_EXTERNAL],
         misses: &[
+            Miss {
+                from: r#","recipientAccountId":"111122223333","eventCategory":"Management"}"#,
+                to: r#","eventCategory":"Management"}"#,
+                tags: &[],
+                why: "no recipientAccountId: the script's stringContains is null, and `not null` is no match",
+            },
             Miss {
                 from: "arn:aws:iam::999988887777:root",
                 to: "arn:aws:iam::111122223333:role/reporting",

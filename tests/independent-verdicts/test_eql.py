@@ -29,6 +29,12 @@ MULTI_VALUED = (
     "(trailtag's ECS view holds them as an array); Elasticsearch matches when any value "
     "matches, the legacy library walks the path only through objects and finds no string"
 )
+FIELD_SCRIPT = (
+    "a field compared with a field under `not`: Elasticsearch runs stringContains(a, b) with a "
+    "field b as a script, null when b is missing, and `not null` matches nothing, so trailtag "
+    "(docs/elastic.md) does not match a record without recipientAccountId; the legacy library "
+    "reads the missing field as not contained, and its `not` as true"
+)
 LAMBDA_ANY = "persistence_lambda_backdoor_invoke_function_for_any_principal"
 
 
@@ -66,6 +72,10 @@ def _allowed():
          "aws.cloudtrail.session_credential_from_console"),
     ]:
         allowed[(rule_id, f"synth:{stem}:negated:{field}:absent", True)] = NULL_NOT
+    for i in range(3):
+        allowed[("e8c9ff14-fd1e-11ee-a0df-f661ea17fbce",
+                 f"synth:exfiltration_s3_bucket_policy_added_for_external_account_access:match{i}",
+                 False)] = FIELD_SCRIPT
     allowed[("7fda9bb2-fd28-11ee-85f9-f661ea17fbce",
              "synth:impact_s3_bucket_object_uploaded_with_ransom_keyword:shape:resources",
              True)] = MULTI_VALUED

@@ -36,16 +36,23 @@ pub struct Dialect {
     /// without escaping the literal, so `*` and `?` in it are wildcards and `\` escapes them
     /// (`../shared/spec/rules-and-fields.md` §4); the rules rely on it. Natively a needle is text.
     pub string_contains_is_wildcard: bool,
+    /// Elasticsearch runs a comparison of a field with a field (`stringContains(a, b)`) as a
+    /// script, whose value is null when either field is missing, and `not null` matches no
+    /// document: `not stringContains(a, b)` needs both fields. Natively, absence is false and its
+    /// negation true, as everywhere else.
+    pub field_comparisons_need_both_fields: bool,
 }
 
 impl Dialect {
     /// trailtag's own rules.
     pub const NATIVE: Dialect = Dialect {
         string_contains_is_wildcard: false,
+        field_comparisons_need_both_fields: false,
     };
     /// Elasticsearch EQL.
     pub const ELASTICSEARCH: Dialect = Dialect {
         string_contains_is_wildcard: true,
+        field_comparisons_need_both_fields: true,
     };
 }
 
@@ -80,10 +87,41 @@ impl Lowering<'_> {
         let lowered = match ast {
             Ast::And(terms) => return self.lower_all(terms, errors).map(Expr::All),
             Ast::Or(terms) => return self.lower_all(terms, errors).map(Expr::Any),
-            Ast::Not(inner) => return self.lower_into(inner, errors).map(Expr::negate),
+            Ast::Not(inner) => return self.lower_not(inner, errors),
             clause => self.lower_clause(clause),
         };
         lowered.map_err(|e| errors.push(e)).ok()
+    }
+
+    /// `not inner`; in Elasticsearch's dialect the negation of a field-with-field comparison
+    /// also needs both fields (see [`Dialect`]).
+    fn lower_not(&self, inner: &Ast, errors: &mut Vec<LowerError>) -> Option<Expr> {
+        let negated = self.lower_into(inner, errors)?.negate();
+        let Ast::Function {
+            span,
+            field,
+            argument: Argument::Field(other),
+            ..
+        } = inner
+        else {
+            return Some(negated);
+        };
+        if !self.dialect.field_comparisons_need_both_fields {
+            return Some(negated);
+        }
+        let mut exists = |path: &FieldPath| {
+            self.fields
+                .test(path, Test::Exists)
+                .map_err(|message| {
+                    errors.push(LowerError {
+                        span: *span,
+                        message,
+                    })
+                })
+                .ok()
+        };
+        let (field_exists, other_exists) = (exists(field)?, exists(other)?);
+        Some(Expr::All(vec![field_exists, other_exists, negated]))
     }
 
     /// Every term lowered, or `None` when any failed (its errors recorded).
