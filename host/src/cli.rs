@@ -36,6 +36,9 @@ pub enum Command {
     /// Benchmarks: generate data, measure throughput and memory (BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run as a log shipper's child: answer each line on stdin as soon as it is read (rsyslog
+    /// `mmexternal`, Fluentd `exec_filter`).
+    Filter(crate::cmd::filter::FilterArgs),
 }
 
 /// `trailtag explain`

@@ -185,6 +185,24 @@ pub fn open_source(source: Source, read_bytes: Arc<AtomicU64>) -> io::Result<Inp
     })
 }
 
+/// An input read as lines exactly as they arrive: no gzip, no byte-order mark, no framing
+/// sniffed. For line protocols (a parent process writing one message per line and waiting for
+/// the answer): sniffing could wait for bytes that never come (a first message that is blank, or
+/// starts like `{"Records":[`), and a message must never change how the next one is read.
+pub fn lines(name: &str, reader: Box<dyn Read + Send>, read_bytes: Arc<AtomicU64>) -> Input {
+    let counted = Counting {
+        inner: reader,
+        count: read_bytes,
+    };
+    Input {
+        name: name.to_owned(),
+        gzip: false,
+        bom: false,
+        framing: Framing::Lines,
+        reader: Box::new(BufReader::with_capacity(READ_BUFFER, counted)),
+    }
+}
+
 /// Reads just enough to decide the framing (until more bytes could not change it,
 /// `sniff_needs_more`), at most [`SNIFF_BYTES`], or to the end of the stream. A stream that ends
 /// (a read of 0 bytes, one Ctrl-D at a terminal) or fails here is not read again: what follows

@@ -9,6 +9,8 @@
 //!   and handed over in batches that never wait longer than an idle interval;
 //! - [`pipeline`]: batches through a session to a sink, faults isolated, everything counted;
 //!   what any front door (the CLI today, a sidecar later) runs;
+//! - [`protocol`]: child-process protocols (rsyslog `mmexternal`, NDJSON lines) answered on the
+//!   pipeline line by line, as soon as each line is read;
 //! - [`cmd`]: the subcommands, each a page of wiring; [`cli`]: their flags; [`report`]: what
 //!   people read on stderr; [`bench`]: the benchmark tooling.
 //!
@@ -22,6 +24,7 @@ pub mod feed;
 pub mod guest;
 pub mod input;
 pub mod pipeline;
+pub mod protocol;
 pub mod report;
 pub mod rule_files;
 pub mod runtime;
@@ -42,5 +45,6 @@ pub fn run(cli: cli::Cli) -> Result<ExitCode> {
         cli::Command::Ecs(args) => cmd::inspect::ecs(&args),
         cli::Command::Module(args) => cmd::module::run(&args),
         cli::Command::Bench(command) => cmd::bench::run(&command),
+        cli::Command::Filter(args) => cmd::filter::run(&args),
     }
 }

@@ -243,6 +243,15 @@ impl<'d> Pipeline<'d> {
         self.sink.flush()
     }
 
+    /// Processes one item the caller read itself, then flushes the sink: for a front door that
+    /// must answer each message before the next one is written (a child-process protocol), where
+    /// waiting for a feed's idle interval would delay every answer.
+    pub fn process(&mut self, item: Item) -> io::Result<()> {
+        self.drain_workers()?;
+        self.item(item)?;
+        self.sink.flush()
+    }
+
     /// Queues a batch on the workers, first taking in answers while as many batches as they
     /// may hold are in flight.
     fn send_to_workers(&mut self, batch: Vec<u8>) -> io::Result<()> {

@@ -2,6 +2,7 @@
 //! a configuration document.
 
 pub mod bench;
+pub mod filter;
 pub mod inspect;
 pub mod module;
 pub mod rules;

@@ -4,9 +4,11 @@
     reason = "each test file uses a different part of the helpers"
 )]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
 
 /// What one run of the binary produced.
 pub struct Run {
@@ -33,13 +35,7 @@ impl Run {
 
 /// Runs `trailtag ARGS` with `stdin` as input.
 pub fn trailtag(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trailtag"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run trailtag");
+    let mut child = spawn(args);
     let mut input = child.stdin.take().expect("stdin");
     let bytes = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -52,6 +48,17 @@ pub fn trailtag(args: &[&str], stdin: &[u8]) -> Run {
         stdout: output.stdout,
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Starts `trailtag ARGS` with its stdin, stdout and stderr piped.
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_trailtag"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run trailtag")
 }
 
 /// The lines of an output.
@@ -70,4 +77,72 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// A hang guard, not a speed requirement: an answer comes in milliseconds.
+pub const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// A running `trailtag ARGS` asked one line at a time, as a parent process (a shipper) does.
+pub struct LineByLine {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    answers: Receiver<String>,
+}
+
+impl LineByLine {
+    /// Starts `trailtag ARGS`.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = spawn(args);
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let (tx, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            answers,
+        }
+    }
+
+    /// Writes one line and waits for the next line of output: nothing more is written before it
+    /// has arrived.
+    pub fn ask(&mut self, line: &str) -> String {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).expect("write a line");
+        stdin.write_all(b"\n").expect("write a line");
+        stdin.flush().expect("flush a line");
+        self.answers.recv_timeout(HANG_GUARD).unwrap_or_else(|_| {
+            panic!(
+                "no answer to a {}-byte line while the input stayed open",
+                line.len()
+            )
+        })
+    }
+
+    /// Closes stdin; returns the exit code and what was written on stderr. Nothing may have been
+    /// written beyond the answers asked for.
+    pub fn finish(mut self) -> Run {
+        drop(self.stdin.take());
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("read stderr");
+        }
+        let code = self.child.wait().expect("wait for trailtag").code();
+        assert!(
+            self.answers.recv().is_err(),
+            "an answer that was not asked for"
+        );
+        Run {
+            code: code.unwrap_or(-1),
+            stdout: Vec::new(),
+            stderr,
+        }
+    }
 }
