@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::pipeline::Abi;
+pub use crate::protocol::Protocol;
 pub use crate::report::SummaryFormat;
 use crate::units::{parse_duration, parse_size};
 
@@ -38,7 +39,36 @@ pub enum Command {
     Bench(BenchCommand),
     /// Run as a log shipper's child: answer each line on stdin as soon as it is read (rsyslog
     /// `mmexternal`, Fluentd `exec_filter`).
-    Filter(crate::cmd::filter::FilterArgs),
+    Filter(FilterArgs),
+}
+
+/// `trailtag filter`
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// What the parent process speaks on trailtag's stdin and stdout.
+    #[arg(long, value_enum)]
+    pub protocol: Protocol,
+    /// Append everything trailtag reports (rules skipped, records it could not read, summaries,
+    /// errors) to FILE instead of stderr. Required with mmexternal, which reads the child's stderr
+    /// as replies.
+    #[arg(long, value_name = "FILE", required_if_eq("protocol", "mmexternal"))]
+    pub log: Option<PathBuf>,
+    /// Keep a `trailtag` member a record arrives with when it matches nothing.
+    #[arg(long)]
+    pub keep_foreign_tags: bool,
+    /// Lines longer than this are passed through unevaluated, without being held in memory.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_record: u64,
+    /// How to print summaries.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Json)]
+    pub summary: SummaryFormat,
+    /// Print a summary of the totals so far when this long has passed since the last one (checked
+    /// after each answer; 0: only when the input ends).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub summary_every: Duration,
+    /// The module and rules.
+    #[command(flatten)]
+    pub guest: GuestArgs,
 }
 
 /// `trailtag explain`

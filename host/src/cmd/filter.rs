@@ -10,50 +10,18 @@
 //! it. Fluentd discards its child's stderr, so `--log` is where the counts survive there too.
 
 use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Args;
 
 use super::tag::{EXIT_OK, EXIT_PARTIAL};
-use crate::cli::GuestArgs;
+use crate::cli::FilterArgs;
 use crate::input;
-use crate::protocol::{Protocol, Responder, ResponderOptions};
-use crate::report::{Reporter, SummaryFormat};
+use crate::protocol::{Responder, ResponderOptions};
+use crate::report::Reporter;
 use crate::runtime::ModuleVariant;
-use crate::units::{parse_duration, parse_size};
-
-/// `trailtag filter`
-#[derive(Debug, Args)]
-pub struct FilterArgs {
-    /// What the parent process speaks on trailtag's stdin and stdout.
-    #[arg(long, value_enum)]
-    pub protocol: Protocol,
-    /// Append everything trailtag reports (rules skipped, records it could not read, summaries,
-    /// errors) to FILE instead of stderr. Required with mmexternal, which reads the child's stderr
-    /// as replies.
-    #[arg(long, value_name = "FILE", required_if_eq("protocol", "mmexternal"))]
-    pub log: Option<PathBuf>,
-    /// Keep a `trailtag` member a record arrives with when it matches nothing.
-    #[arg(long)]
-    pub keep_foreign_tags: bool,
-    /// Lines longer than this are passed through unevaluated, without being held in memory.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
-    pub max_record: u64,
-    /// How to print summaries.
-    #[arg(long, value_enum, default_value_t = SummaryFormat::Json)]
-    pub summary: SummaryFormat,
-    /// Print a summary of the totals so far when this long has passed since the last one (checked
-    /// after each answer; 0: only when the input ends).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub summary_every: Duration,
-    /// The module and rules.
-    #[command(flatten)]
-    pub guest: GuestArgs,
-}
 
 /// Runs `trailtag filter`.
 pub fn run(args: &FilterArgs) -> Result<ExitCode> {
