@@ -426,3 +426,21 @@ fn a_rule_that_does_not_compile_writes_no_module() {
     );
     assert!(!out.exists(), "nothing is written when a rule fails");
 }
+
+#[test]
+fn a_record_too_long_to_inspect_is_reported_and_fails_the_run() {
+    let huge = format!(
+        "{{\"eventName\":\"GetObject\",\"pad\":\"{}\"}}",
+        "x".repeat(17 << 20)
+    );
+    let input = format!("{huge}\n{STOP_LOGGING}\n");
+    let run = trailtag(&["ecs"], input.as_bytes());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("record 1: longer than 16 MiB, not read"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines(&run.stdout).len(), 1, "the other record is shown");
+}

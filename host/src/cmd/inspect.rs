@@ -38,7 +38,7 @@ pub fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     }
     let mut out = io::stdout().lock();
     let (mut problems, mut records, mut shown_records) = (0u64, 0u64, 0u64);
-    for_each_record(&args.inputs, |number, record| {
+    let too_long = for_each_record(&args.inputs, |number, record| {
         records += 1;
         let shown = explain_one(&detector, args, number, record)?;
         problems += u64::from(shown.is_none());
@@ -50,9 +50,10 @@ pub fn explain(args: &ExplainArgs) -> Result<ExitCode> {
             _ => Ok(()),
         }
     })?;
+    problems += too_long;
     writeln!(
         io::stderr(),
-        "trailtag: {records} record(s) read, {shown_records} shown (matches and near misses unless --all or --rule), {problems} unreadable"
+        "trailtag: {records} record(s) read, {shown_records} shown (matches and near misses unless --all or --rule), {problems} unreadable or too long"
     )?;
     Ok(if problems == 0 {
         ExitCode::SUCCESS
@@ -208,7 +209,7 @@ fn json_line(detector: &Detector, number: u64, shown: &[&RuleExplanation]) -> St
 pub fn ecs(args: &EcsArgs) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     let mut problems = 0u64;
-    for_each_record(&args.inputs, |number, record| match Json::parse(record) {
+    let too_long = for_each_record(&args.inputs, |number, record| match Json::parse(record) {
         Ok(root) => {
             let document = ecs::document(&root);
             let text = if args.pretty {
@@ -223,6 +224,7 @@ pub fn ecs(args: &EcsArgs) -> Result<ExitCode> {
             writeln!(io::stderr(), "trailtag: record {number}: not JSON: {e}")
         }
     })?;
+    problems += too_long;
     Ok(if problems == 0 {
         ExitCode::SUCCESS
     } else {
@@ -230,15 +232,17 @@ pub fn ecs(args: &EcsArgs) -> Result<ExitCode> {
     })
 }
 
-/// Calls `each` with every non-blank record of `inputs` and its number (from 1, across inputs).
+/// Calls `each` with every non-blank record of `inputs` and its number (from 1, across inputs);
+/// returns how many records were too long to read (each reported on stderr).
 fn for_each_record(
     inputs: &[std::path::PathBuf],
     mut each: impl FnMut(u64, &[u8]) -> io::Result<()>,
-) -> Result<()> {
+) -> Result<u64> {
     let mut records = Records {
         each: &mut each,
         number: 0,
         oversized: false,
+        too_long: 0,
     };
     for source in input::sources(inputs) {
         let name = source.name();
@@ -250,7 +254,7 @@ fn for_each_record(
             Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {name}"))),
         }
     }
-    Ok(())
+    Ok(records.too_long)
 }
 
 /// Splits what the reader delivers into records.
@@ -258,6 +262,7 @@ struct Records<'f> {
     each: &'f mut dyn FnMut(u64, &[u8]) -> io::Result<()>,
     number: u64,
     oversized: bool,
+    too_long: u64,
 }
 
 impl Consumer for Records<'_> {
@@ -280,6 +285,7 @@ impl Consumer for Records<'_> {
         if !self.oversized {
             self.oversized = true;
             self.number += 1;
+            self.too_long += 1;
             writeln!(
                 io::stderr(),
                 "trailtag: record {}: longer than {} MiB, not read",
