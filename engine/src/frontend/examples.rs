@@ -14,7 +14,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::native::{problem, string_content_start};
+use super::native::{parse_toml, problem, string_content_start};
 use crate::error::{RuleError, RuleErrorKind, line_column};
 use crate::rule::Example;
 
@@ -55,17 +55,7 @@ pub(crate) fn compile_examples_file(
     file: &str,
     text: &str,
 ) -> Result<Vec<Example>, Vec<RuleError>> {
-    let spec: ExamplesFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![problem(
-            file,
-            text,
-            offset,
-            None,
-            RuleErrorKind::Syntax,
-            e.message().to_owned(),
-        )]
-    })?;
+    let spec: ExamplesFile = parse_toml(file, text)?;
     let mut errors = Vec::new();
     let examples = spec
         .example

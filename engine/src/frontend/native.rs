@@ -95,17 +95,7 @@ pub const NATIVE_LANGUAGE: &str = "trailtag";
 
 /// Compiles one native rule file. `Ok(None)` means the rule is valid but disabled.
 pub(crate) fn compile_rule_file(file: &str, text: &str) -> Result<Option<Rule>, Vec<RuleError>> {
-    let spec: RuleFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![problem(
-            file,
-            text,
-            offset,
-            None,
-            RuleErrorKind::Syntax,
-            e.message().to_owned(),
-        )]
-    })?;
+    let spec: RuleFile = parse_toml(file, text)?;
     RuleCompiler {
         file,
         text,
@@ -265,6 +255,24 @@ impl RuleCompiler<'_> {
             line: line_column(self.text, start).0,
         }
     }
+}
+
+/// Reads a TOML file into `T`; a syntax or shape error is reported at its line and column.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, Vec<RuleError>> {
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        vec![problem(
+            file,
+            text,
+            offset,
+            None,
+            RuleErrorKind::Syntax,
+            e.message().to_owned(),
+        )]
+    })
 }
 
 pub(crate) fn problem(

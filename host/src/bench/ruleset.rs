@@ -86,31 +86,18 @@ fn loads(file: &RuleFile) -> bool {
         .is_ok()
 }
 
-/// The rule files (`.yml`, `.toml`) of one shared corpus, in name order.
+/// The rule files of one shared corpus, read as `--rules` reads a directory (in name order).
 fn shared_rules(corpus: &str) -> Result<Vec<RuleFile>> {
     let root = std::env::var_os("TRAILTAG_BENCH_RULES")
         .map_or_else(|| PathBuf::from("../shared/rules"), PathBuf::from);
     let dir = root.join(corpus);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| {
-            format!(
-                "reading the rule corpus {} (set TRAILTAG_BENCH_RULES to the folder holding sigma-aws/ and elastic-aws/)",
-                dir.display()
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "toml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let name = path.display().to_string();
-            Ok(RuleFile { name, text })
-        })
-        .collect()
+    let found = crate::rule_files::read_rule_files(std::slice::from_ref(&dir)).with_context(|| {
+        format!(
+            "reading the rule corpus {} (set TRAILTAG_BENCH_RULES to the folder holding sigma-aws/ and elastic-aws/)",
+            dir.display()
+        )
+    })?;
+    Ok(found.files)
 }
 
 /// One rule per pair: `eventSource == S and eventName == N and success`.

@@ -37,7 +37,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use self::fields::EcsFields;
-use super::native::{problem, string_content_start};
+use super::native::{parse_toml, problem, string_content_start};
 use crate::context::{BASE_CONTEXT, ContextField};
 use crate::ecs::{self, Source};
 use crate::error::{RuleError, RuleErrorKind};
@@ -138,17 +138,7 @@ struct InvestigationFields {
 
 /// Compiles one Elastic rule file.
 pub(crate) fn compile_elastic_file(file: &str, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
-    let spec: ElasticFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        vec![problem(
-            file,
-            text,
-            offset,
-            None,
-            RuleErrorKind::Syntax,
-            e.message().to_owned(),
-        )]
-    })?;
+    let spec: ElasticFile = parse_toml(file, text)?;
     let id = spec.rule.rule_id.get_ref().to_ascii_lowercase();
     let compiler = Compiler {
         file,
