@@ -37,6 +37,9 @@ pub struct Options {
     /// nothing (for chained deployments). By default such members are removed, so that a tag
     /// downstream always means that this pass wrote it.
     pub keep_foreign_tags: bool,
+    /// Write the records inside an envelope (an EventBridge event's `detail`, the messages of a
+    /// CloudWatch Logs payload …) one per line instead of the envelope with the tags inside it.
+    pub unwrap: bool,
 }
 
 /// What happened to one record.

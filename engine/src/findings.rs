@@ -31,6 +31,9 @@ pub enum Reason {
     TooDeep,
     /// Any other JSON syntax error (a number beyond `f64` included).
     InvalidJson,
+    /// An envelope (`crate::envelope`) whose record cannot be taken out: base64 or gzip that
+    /// does not decode, a string that is not one, nesting past the limit.
+    BadEnvelope,
 }
 
 /// Objects and arrays may nest this deep (`serde_json`'s recursion limit protects the stack).
@@ -38,12 +41,13 @@ pub const MAX_NESTING: usize = 127;
 
 impl Reason {
     /// Every reason, in the order of counters.
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::NotAnObject,
         Reason::InvalidUtf8,
         Reason::Truncated,
         Reason::TooDeep,
         Reason::InvalidJson,
+        Reason::BadEnvelope,
     ];
 
     /// The stable name used in reports and counters.
@@ -54,6 +58,7 @@ impl Reason {
             Reason::Truncated => "truncated",
             Reason::TooDeep => "too_deep",
             Reason::InvalidJson => "invalid_json",
+            Reason::BadEnvelope => "bad_envelope",
         }
     }
 
@@ -75,6 +80,7 @@ impl Reason {
             Reason::Truncated => "truncated JSON",
             Reason::TooDeep => "nested too deeply",
             Reason::InvalidJson => "invalid JSON",
+            Reason::BadEnvelope => "an envelope that cannot be opened",
         }
     }
 }

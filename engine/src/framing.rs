@@ -4,6 +4,10 @@
 //! - [`Framing::RecordsArray`]: CloudTrail's S3 delivery file, `{"Records":[ {...}, {...} ]}`:
 //!   each element of the array is one record. Files can be large single documents, so the
 //!   [`Splitter`] works on chunks and holds at most one record at a time.
+//! - [`Framing::Array`]: a JSON array written across lines (what incident-response tools and
+//!   attack-simulation logs write): each element is one record, like `Records` above. A
+//!   one-line array is a line like any other; the engine reads its elements in place
+//!   (`crate::envelope`).
 //! - [`Framing::Concatenated`]: one or more whole JSON documents that span lines (a
 //!   pretty-printed EventBridge event, a digest file): each top-level value is one record.
 //!
@@ -20,8 +24,17 @@ pub enum Framing {
     Lines,
     /// `{"Records":[...]}`: one record per array element.
     RecordsArray,
+    /// `[...]` across lines: one record per element.
+    Array,
     /// Whitespace-separated JSON documents spanning lines: one record per document.
     Concatenated,
+}
+
+impl Framing {
+    /// Whether records are the elements of one array.
+    pub fn is_array(self) -> bool {
+        matches!(self, Framing::RecordsArray | Framing::Array)
+    }
 }
 
 /// Decides the framing from the first bytes of a stream (a few KiB is enough).
@@ -42,7 +55,10 @@ pub fn sniff(head: &[u8]) -> Framing {
         return Framing::Lines;
     };
     if matches!(first, b'{' | b'[') && !is_complete_value(&head[start..line_end]) {
-        Framing::Concatenated
+        match first {
+            b'[' => Framing::Array,
+            _ => Framing::Concatenated,
+        }
     } else {
         Framing::Lines
     }
@@ -186,7 +202,7 @@ impl Splitter {
     /// A splitter for `framing` (not [`Framing::Lines`], which needs no state) that holds at
     /// most `limit` bytes of one record before streaming it out as oversized.
     pub fn new(framing: Framing, limit: usize) -> Self {
-        let state = if framing == Framing::RecordsArray {
+        let state = if framing.is_array() {
             State::Prefix
         } else {
             State::Between
@@ -227,9 +243,9 @@ impl Splitter {
         match (self.state, self.framing) {
             _ if in_record => Err(FramingError::Truncated("inside a record")),
             (State::Prefix, _) => Err(FramingError::Truncated("before the Records array")),
-            (State::Between, Framing::RecordsArray) => Err(FramingError::Truncated(
-                "before the Records array was closed",
-            )),
+            (State::Between, Framing::RecordsArray | Framing::Array) => {
+                Err(FramingError::Truncated("before the array was closed"))
+            }
             (State::After, _) if self.trailing > 0 => {
                 Err(FramingError::TrailingContent(self.trailing))
             }
@@ -251,7 +267,7 @@ impl Splitter {
         let byte = chunk[i];
         match byte {
             b' ' | b'\t' | b'\n' | b'\r' | b',' => {}
-            b']' if self.framing == Framing::RecordsArray => self.state = State::After,
+            b']' if self.framing.is_array() => self.state = State::After,
             _ => {
                 self.state = State::Value;
                 // A stray `}` or `]` is read like a container, so it becomes a one-byte record
@@ -383,13 +399,27 @@ mod tests {
     }
 
     #[test]
-    fn sniffing_recognises_the_three_framings() {
+    fn sniffing_recognises_the_four_framings() {
         assert_eq!(sniff(b" {\n \"Records\" : [ {}"), Framing::RecordsArray);
+        assert_eq!(sniff(b"[\n  {\"eventName\": \"x\"},\n"), Framing::Array);
+        assert_eq!(sniff(b"[{\"eventName\":\"x\"}]\n[]"), Framing::Lines);
         assert_eq!(sniff(b"{\"eventName\":\"x\"}\n{}"), Framing::Lines);
         assert_eq!(sniff(b"{\n  \"version\": \"0\",\n"), Framing::Concatenated);
         assert_eq!(sniff(b"not json\n"), Framing::Lines);
         assert_eq!(sniff(b"{\"long line without end"), Framing::Lines);
         assert_eq!(sniff(b""), Framing::Lines);
+    }
+
+    #[test]
+    fn a_pretty_array_is_cut_into_its_elements() {
+        let input = b"[\n  {\"a\": 1},\n  {\"b\":\n [2]}\n]\n";
+        for chunk in [1, 3, 64] {
+            let (records, result) = split(Framing::Array, input, chunk, 1 << 20);
+            assert_eq!(records, ["{\"a\": 1}", "{\"b\":  [2]}"], "chunk {chunk}");
+            assert_eq!(result, Ok(()));
+        }
+        let (_, result) = split(Framing::Array, b"[{\"a\":1},", 4, 1 << 20);
+        assert!(result.is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! report instead of re-reading the output.
 
 use crate::detector::{Detector, Options, Scratch, Verdict};
-use crate::findings::Reason;
+use crate::envelope::{self, MAX_DEPTH, Opened, Schema, Shape};
+use crate::findings::{Reason, Unreadable};
 use crate::output::trailtag::TrailtagTag;
 use crate::output::{TagWriter, write_record};
 
@@ -38,6 +39,18 @@ pub struct Counts {
     pub unreadable_by_reason: [u64; Reason::ALL.len()],
     /// Records from which a `trailtag` member they arrived with was removed.
     pub foreign_tags_removed: u64,
+    /// Records decided, whether bare or inside an envelope (a CloudWatch Logs payload of three
+    /// messages is one record in, three events).
+    pub events: u64,
+    /// Events that matched at least one rule.
+    pub events_tagged: u64,
+    /// Events that look like CloudTrail records (`eventSource` or `eventName` at the top).
+    pub cloudtrail_events: u64,
+    /// Records that were envelopes, per shape, indexed like [`Shape::ENVELOPES`].
+    pub envelopes: [u64; Shape::ENVELOPES.len()],
+    /// Documents inside envelopes that are not JSON objects the engine can read (a plain-text
+    /// CloudWatch Logs message); they are left as they are.
+    pub unreadable_inside: u64,
 }
 
 impl Counts {
@@ -49,6 +62,16 @@ impl Counts {
         }
     }
 
+    /// The envelope counts by shape code, for the shapes seen.
+    pub fn envelopes_by_shape(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        Shape::ENVELOPES
+            .iter()
+            .zip(&self.envelopes)
+            .filter(|(_, n)| **n > 0)
+            .map(|(shape, n)| (shape.code(), *n))
+            .collect()
+    }
+
     /// Adds `other` to `self`.
     pub fn add(&mut self, other: &Counts) {
         self.records_in += other.records_in;
@@ -58,6 +81,13 @@ impl Counts {
         self.unreadable += other.unreadable;
         self.blank += other.blank;
         self.foreign_tags_removed += other.foreign_tags_removed;
+        self.events += other.events;
+        self.events_tagged += other.events_tagged;
+        self.cloudtrail_events += other.cloudtrail_events;
+        self.unreadable_inside += other.unreadable_inside;
+        for (total, n) in self.envelopes.iter_mut().zip(&other.envelopes) {
+            *total += n;
+        }
         if self.per_rule.len() < other.per_rule.len() {
             self.per_rule.resize(other.per_rule.len(), 0);
         }
@@ -74,10 +104,10 @@ impl Counts {
     }
 
     /// Counts one decided record of a batch (written or not).
-    fn record(&mut self, verdict: &Verdict, matched: &[u32], foreign_tags: usize, written: bool) {
+    fn record(&mut self, verdict: &Verdict, matched: &[u32], foreign_tags: usize, lines: u64) {
         self.records_in += 1;
-        self.records_out += u64::from(written);
-        self.lines_out += u64::from(written);
+        self.records_out += lines;
+        self.lines_out += lines;
         match verdict {
             Verdict::Tagged => {
                 self.tagged += 1;
@@ -126,6 +156,8 @@ pub struct BatchReport {
     pub tagged: Vec<TaggedLine>,
     /// Lines that lost a foreign `trailtag` member, in order.
     pub foreign_tags: Vec<u64>,
+    /// Documents inside envelopes that could not be read or opened, by the envelope's line.
+    pub unreadable_inside: Vec<UnreadableLine>,
 }
 
 impl BatchReport {
@@ -159,6 +191,7 @@ impl BatchReport {
         self.unreadable.clear();
         self.tagged.clear();
         self.foreign_tags.clear();
+        self.unreadable_inside.clear();
     }
 }
 
@@ -301,8 +334,75 @@ impl Call<'_> {
         }
     }
 
-    /// Decides, writes and counts one record; returns the verdict and whether it was written.
+    /// Decides, writes and counts one record (bare or an envelope); returns the verdict and
+    /// whether anything was written.
     fn record(&mut self, index: u64, line: &[u8]) -> (Verdict, bool) {
+        match envelope::classify(line) {
+            Shape::Record { cloudtrail } => self.bare(index, line, cloudtrail),
+            Shape::Ecs => self.projected(index, line, Shape::Ecs, Schema::Ecs),
+            Shape::Ocsf => self.projected(index, line, Shape::Ocsf, Schema::Ocsf),
+            shape => self.envelope(index, line, shape),
+        }
+    }
+
+    /// An ECS or OCSF document: decided through its projection, tagged at its top level.
+    fn projected(
+        &mut self,
+        index: u64,
+        line: &[u8],
+        shape: Shape,
+        schema: Schema,
+    ) -> (Verdict, bool) {
+        let (verdict, rebuilt) = match self.decide_projection(line, schema) {
+            Ok(decided) => decided,
+            Err(unreadable) => (Verdict::Unreadable(unreadable), None),
+        };
+        let tagged = verdict == Verdict::Tagged;
+        let written = !self.options.only_matches || tagged;
+        if written {
+            self.out
+                .extend_from_slice(rebuilt.as_deref().unwrap_or(line));
+        }
+        let (matched, foreign_tags) = match verdict {
+            Verdict::Unreadable(_) => (Vec::new(), false),
+            _ => {
+                let findings = self.scratch.findings();
+                (findings.matched().to_vec(), findings.foreign_tags() > 0)
+            }
+        };
+        let counts = &mut self.report.counts;
+        if let Some(i) = shape.index() {
+            counts.envelopes[i] += 1;
+        }
+        if !matches!(verdict, Verdict::Unreadable(_)) {
+            counts.events += 1;
+            counts.cloudtrail_events += 1;
+            counts.events_tagged += u64::from(tagged);
+        }
+        self.report_line(index, &verdict, matched, foreign_tags, u64::from(written));
+        (verdict, written)
+    }
+
+    /// Decides the projection of `doc`; returns the verdict and, when the document changes
+    /// (tagged, or stripped of a foreign tag), the document as it leaves.
+    fn decide_projection(
+        &mut self,
+        doc: &[u8],
+        schema: Schema,
+    ) -> Result<(Verdict, Option<Vec<u8>>), Unreadable> {
+        let raw = envelope::project(doc, schema).map_err(bad_envelope)?;
+        let verdict = self.detector.detect(&raw, self.options, self.scratch);
+        if let Verdict::Unreadable(unreadable) = verdict {
+            return Err(unreadable);
+        }
+        if verdict != Verdict::Tagged && self.scratch.findings().foreign_tags() == 0 {
+            return Ok((verdict, None));
+        }
+        let out = self.written(doc);
+        Ok((verdict, Some(out)))
+    }
+
+    fn bare(&mut self, index: u64, line: &[u8], cloudtrail: bool) -> (Verdict, bool) {
         let verdict = self.detector.detect(line, self.options, self.scratch);
         let written = !self.options.only_matches || verdict == Verdict::Tagged;
         if written {
@@ -310,17 +410,215 @@ impl Call<'_> {
             write_record(self.writer, line, &detection, self.out);
         }
         let findings = self.scratch.findings();
-        let report = &mut *self.report;
-        report.counts.record(
-            &verdict,
-            findings.matched(),
-            findings.foreign_tags(),
-            written,
+        let counts = &mut self.report.counts;
+        if !matches!(verdict, Verdict::Unreadable(_)) {
+            counts.events += 1;
+            counts.cloudtrail_events += u64::from(cloudtrail);
+            counts.events_tagged += u64::from(verdict == Verdict::Tagged);
+        }
+        let foreign_tags = findings.foreign_tags() > 0;
+        let matched = findings.matched().to_vec();
+        self.report_line(index, &verdict, matched, foreign_tags, u64::from(written));
+        (verdict, written)
+    }
+
+    /// An envelope: every record inside is decided, and the envelope leaves with the tags inside
+    /// it (or, with `unwrap`, as its records, one per line).
+    fn envelope(&mut self, index: u64, line: &[u8], shape: Shape) -> (Verdict, bool) {
+        let mut walk = Walk::new(self.options.unwrap);
+        let opened = self.open(line, shape, 0, &mut walk);
+        walk.matched.sort_unstable();
+        walk.matched.dedup();
+        let verdict = match &opened {
+            Err(unreadable) => Verdict::Unreadable(unreadable.clone()),
+            Ok(_) if !walk.matched.is_empty() => Verdict::Tagged,
+            Ok(_) => Verdict::NoMatch,
+        };
+        let lines = match opened {
+            Ok(_) if walk.unwrap => {
+                walk.lines.pop(); // the batch ends the last line
+                self.out.extend_from_slice(&walk.lines);
+                walk.line_count
+            }
+            _ if self.options.only_matches && verdict != Verdict::Tagged => 0,
+            Ok(Some(rebuilt)) => {
+                self.out.extend_from_slice(&rebuilt);
+                1
+            }
+            Ok(None) | Err(_) => {
+                self.out.extend_from_slice(line);
+                1
+            }
+        };
+        let counts = &mut self.report.counts;
+        if let Some(i) = shape.index() {
+            counts.envelopes[i] += 1;
+        }
+        counts.events += walk.events;
+        counts.events_tagged += walk.events_tagged;
+        counts.cloudtrail_events += walk.cloudtrail_events;
+        counts.unreadable_inside += walk.inside.len() as u64;
+        for unreadable in walk.inside.drain(..) {
+            self.report.unreadable_inside.push(UnreadableLine {
+                line: index,
+                reason: unreadable.reason,
+                message: unreadable.detail,
+            });
+        }
+        let foreign_tags = walk.foreign_tags;
+        self.report_line(index, &verdict, walk.matched, foreign_tags, lines);
+        (verdict, lines > 0)
+    }
+
+    /// Opens the envelope `doc` and decides what its slots hold; returns the envelope rebuilt
+    /// when a record in it changed. A slot that cannot be opened is left as it is and reported.
+    /// As for a bare record, the envelope is only validated as a whole with `validate` (then an
+    /// invalid one is unreadable): its records are scanned in place, and candidates parsed.
+    fn open(
+        &mut self,
+        doc: &[u8],
+        shape: Shape,
+        depth: u8,
+        walk: &mut Walk,
+    ) -> Result<Option<Vec<u8>>, Unreadable> {
+        if self.options.validate
+            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(doc)
+        {
+            return Err(crate::findings::classify(doc, &e));
+        }
+        let mut rebuilt: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        for slot in envelope::slots(doc, shape) {
+            let opened = match Opened::decode(doc, &slot) {
+                Ok(opened) => opened,
+                Err(why) => {
+                    walk.cannot_open(&doc[slot.span.clone()], bad_envelope(why));
+                    continue;
+                }
+            };
+            let Some(document) = self.inner(opened.document(), depth + 1, walk) else {
+                continue;
+            };
+            let out = rebuilt.get_or_insert_with(|| Vec::with_capacity(doc.len() + 1024));
+            out.extend_from_slice(&doc[copied..slot.span.start]);
+            opened.encode(&document, out);
+            copied = slot.span.end;
+        }
+        if let Some(out) = rebuilt.as_mut() {
+            out.extend_from_slice(&doc[copied..]);
+        }
+        Ok(rebuilt)
+    }
+
+    /// What a slot holds: a record, decided, or an envelope, opened; returns it rebuilt when it
+    /// changed (never with `unwrap`, which writes records to the walk instead).
+    fn inner(&mut self, doc: &[u8], depth: u8, walk: &mut Walk) -> Option<Vec<u8>> {
+        match envelope::classify(doc) {
+            Shape::Record { cloudtrail } => self.inner_record(doc, cloudtrail, walk),
+            Shape::Ecs => self.inner_projected(doc, Schema::Ecs, walk),
+            Shape::Ocsf => self.inner_projected(doc, Schema::Ocsf, walk),
+            _ if depth >= MAX_DEPTH => {
+                let why = format!("envelopes nested more than {MAX_DEPTH} deep");
+                walk.cannot_open(doc, bad_envelope(why));
+                None
+            }
+            shape => self
+                .open(doc, shape, depth, walk)
+                .unwrap_or_else(|unreadable| {
+                    walk.cannot_open(doc, unreadable);
+                    None
+                }),
+        }
+    }
+
+    fn inner_projected(&mut self, doc: &[u8], schema: Schema, walk: &mut Walk) -> Option<Vec<u8>> {
+        let (verdict, rebuilt) = match self.decide_projection(doc, schema) {
+            Ok(decided) => decided,
+            Err(unreadable) => {
+                walk.cannot_open(doc, unreadable);
+                return None;
+            }
+        };
+        walk.events += 1;
+        walk.cloudtrail_events += 1;
+        let findings = self.scratch.findings();
+        let tagged = verdict == Verdict::Tagged;
+        if tagged {
+            walk.events_tagged += 1;
+            walk.matched.extend_from_slice(findings.matched());
+        }
+        walk.foreign_tags |= findings.foreign_tags() > 0;
+        if walk.unwrap {
+            if !self.options.only_matches || tagged {
+                walk.line(rebuilt.as_deref().unwrap_or(doc));
+            }
+            return None;
+        }
+        rebuilt
+    }
+
+    fn inner_record(&mut self, doc: &[u8], cloudtrail: bool, walk: &mut Walk) -> Option<Vec<u8>> {
+        let verdict = self.detector.detect(doc, self.options, self.scratch);
+        if let Verdict::Unreadable(unreadable) = verdict {
+            walk.cannot_open(doc, unreadable);
+            return None;
+        }
+        walk.events += 1;
+        walk.cloudtrail_events += u64::from(cloudtrail);
+        let findings = self.scratch.findings();
+        let tagged = verdict == Verdict::Tagged;
+        if tagged {
+            walk.events_tagged += 1;
+            walk.matched.extend_from_slice(findings.matched());
+        }
+        let stripped = findings.foreign_tags() > 0;
+        walk.foreign_tags |= stripped;
+        let keep = !self.options.only_matches || tagged;
+        if !tagged && !stripped {
+            if walk.unwrap && keep {
+                walk.line(doc);
+            }
+            return None;
+        }
+        let out = self.written(doc);
+        if walk.unwrap {
+            if keep {
+                walk.line(&out);
+            }
+            return None;
+        }
+        Some(out)
+    }
+
+    /// `doc` as it leaves after the last decision (tagged, or stripped of a foreign tag).
+    fn written(&self, doc: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(doc.len() + 512);
+        write_record(
+            self.writer,
+            doc,
+            &self.detector.detection(self.scratch),
+            &mut out,
         );
-        match &verdict {
+        out
+    }
+
+    /// Counts one line and lists it in the report.
+    fn report_line(
+        &mut self,
+        index: u64,
+        verdict: &Verdict,
+        matched: Vec<u32>,
+        foreign_tags: bool,
+        lines: u64,
+    ) {
+        let report = &mut *self.report;
+        report
+            .counts
+            .record(verdict, &matched, usize::from(foreign_tags), lines);
+        match verdict {
             Verdict::Tagged => report.tagged.push(TaggedLine {
                 line: index,
-                rules: findings.matched().to_vec(),
+                rules: matched,
             }),
             Verdict::Unreadable(unreadable) => report.unreadable.push(UnreadableLine {
                 line: index,
@@ -329,10 +627,59 @@ impl Call<'_> {
             }),
             Verdict::Skipped | Verdict::NoMatch => {}
         }
-        if findings.foreign_tags() > 0 {
+        if foreign_tags {
             report.foreign_tags.push(index);
         }
-        (verdict, written)
+    }
+}
+
+fn bad_envelope(why: String) -> Unreadable {
+    Unreadable {
+        reason: Reason::BadEnvelope,
+        detail: format!("an envelope that cannot be opened: {why}"),
+    }
+}
+
+/// What the records of one envelope came to.
+#[derive(Debug, Default)]
+struct Walk {
+    unwrap: bool,
+    /// Rules matched by any record inside.
+    matched: Vec<u32>,
+    events: u64,
+    events_tagged: u64,
+    cloudtrail_events: u64,
+    foreign_tags: bool,
+    /// Documents inside that could not be read or opened.
+    inside: Vec<Unreadable>,
+    /// With `unwrap`: the records, each ending with `\n`.
+    lines: Vec<u8>,
+    line_count: u64,
+}
+
+impl Walk {
+    fn new(unwrap: bool) -> Self {
+        Self {
+            unwrap,
+            ..Self::default()
+        }
+    }
+
+    /// One record of the output, on one line: a raw line break (whitespace in valid JSON, a
+    /// string that was invalid anyway otherwise) becomes a space.
+    fn line(&mut self, bytes: &[u8]) {
+        self.lines
+            .extend(bytes.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+        self.lines.push(b'\n');
+        self.line_count += 1;
+    }
+
+    /// A document inside that cannot be read: reported, and with `unwrap` written as it is.
+    fn cannot_open(&mut self, doc: &[u8], why: Unreadable) {
+        self.inside.push(why);
+        if self.unwrap {
+            self.line(doc);
+        }
     }
 }
 

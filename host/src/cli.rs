@@ -206,6 +206,12 @@ pub struct TagArgs {
     /// this pass wrote it.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// Write the CloudTrail records inside envelopes (EventBridge events, CloudWatch Logs and
+    /// Firehose payloads, Splunk HEC events, a shipper's `log` string …) one per line, instead of
+    /// each envelope with the tags written inside it (docs/ingest.md).
+    /// Not with `--abi fluent-bit`, whose filter returns one record per record.
+    #[arg(long)]
+    pub unwrap: bool,
     /// Longest a record read from a slow input (a pipe, `tail -f`) waits for more input before it
     /// is processed and written.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]

@@ -70,7 +70,7 @@ impl Origin {
     pub fn first(framing: Framing) -> Self {
         match framing {
             Framing::Lines => Origin::Line(1),
-            Framing::RecordsArray | Framing::Concatenated => Origin::Record(1),
+            Framing::RecordsArray | Framing::Array | Framing::Concatenated => Origin::Record(1),
         }
     }
 
@@ -430,12 +430,45 @@ impl<C: Consumer> Delivery<'_, C> {
     }
 }
 
-/// The sources to read: each argument, or stdin when there are none.
+/// The sources to read: each argument, or stdin when there are none. A directory is walked:
+/// every file under it, in path order (as `aws s3 sync` leaves a trail's prefix: account /
+/// region / year / month / day), gzip and plain mixed. Symbolic links to files are read; links
+/// to directories are not followed (no cycles). A directory that cannot be listed stays a
+/// source, so that reading it fails and is reported like any unreadable input.
 pub fn sources(files: &[PathBuf]) -> Vec<Source> {
     if files.is_empty() {
-        vec![Source::Stdin]
-    } else {
-        files.iter().cloned().map(Source::Path).collect()
+        return vec![Source::Stdin];
+    }
+    let mut sources = Vec::new();
+    for file in files {
+        if file.is_dir() {
+            walk(file, &mut sources);
+        } else {
+            sources.push(Source::Path(file.clone()));
+        }
+    }
+    sources
+}
+
+fn walk(dir: &Path, sources: &mut Vec<Source>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        sources.push(Source::Path(dir.to_path_buf()));
+        return;
+    };
+    let mut entries: Vec<(PathBuf, bool)> = entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            let is_real_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            (e.path(), is_real_dir)
+        })
+        .collect();
+    entries.sort();
+    for (path, is_real_dir) in entries {
+        if is_real_dir {
+            walk(&path, sources);
+        } else if !path.is_dir() {
+            sources.push(Source::Path(path));
+        }
     }
 }
 

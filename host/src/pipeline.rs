@@ -84,6 +84,22 @@ impl Totals {
             .saturating_sub(self.counts.records_out)
     }
 
+    /// What a person must not miss: an input in which nothing looks like CloudTrail gives zero
+    /// detections that mean nothing.
+    pub fn warnings(&self) -> Vec<String> {
+        let c = &self.counts;
+        let mut warnings = Vec::new();
+        if c.records_in > 0 && c.cloudtrail_events == 0 {
+            warnings.push(format!(
+                "nothing in the input looks like a CloudTrail record: {} records read, none with \
+                 eventSource or eventName, bare or inside an envelope trailtag knows \
+                 (docs/ingest.md). Zero detections here says nothing about the account.",
+                c.records_in
+            ));
+        }
+        warnings
+    }
+
     /// Whether every input was read and every record evaluated.
     pub fn is_clean(&self) -> bool {
         self.input_errors == 0 && self.guest_faults == 0
@@ -108,6 +124,12 @@ impl Totals {
             guest_faults: self.guest_faults,
             filtered: self.filtered(),
             foreign_tags_removed: c.foreign_tags_removed,
+            events: c.events,
+            events_tagged: c.events_tagged,
+            cloudtrail_events: c.cloudtrail_events,
+            envelopes: c.envelopes_by_shape(),
+            unreadable_inside: c.unreadable_inside,
+            warnings: self.warnings(),
             per_rule: rules
                 .iter()
                 .zip(&c.per_rule)
@@ -132,6 +154,12 @@ struct Summary<'a> {
     guest_faults: u64,
     filtered: u64,
     foreign_tags_removed: u64,
+    events: u64,
+    events_tagged: u64,
+    cloudtrail_events: u64,
+    envelopes: std::collections::BTreeMap<&'static str, u64>,
+    unreadable_inside: u64,
+    warnings: Vec<String>,
     per_rule: std::collections::BTreeMap<&'a str, u64>,
 }
 
@@ -366,6 +394,16 @@ impl<'d> Pipeline<'d> {
         for line in &report.unreadable {
             let message = format!(
                 "{}:{}: {}; passed through unchanged",
+                self.position.input,
+                first.advanced(line.line),
+                line.message
+            );
+            self.diagnostics
+                .diagnostic(Diagnostic::Unreadable, &message);
+        }
+        for line in &report.unreadable_inside {
+            let message = format!(
+                "{}:{}: inside the envelope: {}; left as it is",
                 self.position.input,
                 first.advanced(line.line),
                 line.message

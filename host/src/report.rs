@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trailtag_engine::Reason;
+use trailtag_engine::{Counts, Reason};
 use trailtag_plugin::codec::RuleInfo;
 
 use crate::pipeline::{Diagnostic, Diagnostics, Totals};
@@ -145,8 +145,33 @@ fn write_text_summary(err: &mut impl Write, t: &Totals, rules: &[RuleInfo]) -> i
     if !reasons.is_empty() {
         writeln!(err, "  unreadable: {}", reasons.join(", "))?;
     }
+    write_envelope_summary(err, c)?;
     for (rule, count) in rules.iter().zip(&c.per_rule) {
         writeln!(err, "  {:<45} {:>10}  {}", rule.id, count, rule.severity)?;
     }
+    for warning in t.warnings() {
+        writeln!(err, "trailtag: WARNING: {warning}")?;
+    }
     Ok(())
+}
+
+/// Events and envelopes, when any record was an envelope.
+fn write_envelope_summary(err: &mut impl Write, c: &Counts) -> io::Result<()> {
+    let shapes: Vec<String> = c
+        .envelopes_by_shape()
+        .iter()
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect();
+    if shapes.is_empty() && c.unreadable_inside == 0 {
+        return Ok(());
+    }
+    writeln!(
+        err,
+        "  events {} ({} tagged, {} CloudTrail), envelopes: {}; unreadable inside envelopes {}",
+        c.events,
+        c.events_tagged,
+        c.cloudtrail_events,
+        shapes.join(", "),
+        c.unreadable_inside
+    )
 }

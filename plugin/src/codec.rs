@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use trailtag_engine::envelope::Shape;
 use trailtag_engine::{
     BatchReport, Counts, Detector, Error, Options, Placeholders, Reason, RuleSource, TaggedLine,
     UnreadableLine,
@@ -66,6 +67,9 @@ pub struct Config {
     /// Leave a `trailtag` member a record arrived with when it matches nothing.
     #[serde(default, alias = "keepForeignTags")]
     pub keep_foreign_tags: bool,
+    /// Write the records inside an envelope one per line instead of the envelope tagged inside.
+    #[serde(default)]
+    pub unwrap: bool,
     /// Skip (and report in the load report) a rule file that cannot be loaded, instead of
     /// refusing the whole configuration.
     #[serde(default, alias = "skipInvalidRules")]
@@ -95,6 +99,7 @@ impl Default for Config {
             only_matches: false,
             validate: false,
             keep_foreign_tags: false,
+            unwrap: false,
             skip_invalid_rules: false,
             sigma_placeholders: BTreeMap::new(),
             fault_injection: None,
@@ -152,6 +157,7 @@ impl Config {
             only_matches: self.only_matches,
             validate: self.validate,
             keep_foreign_tags: self.keep_foreign_tags,
+            unwrap: self.unwrap,
         }
     }
 
@@ -323,6 +329,66 @@ struct Results {
     unreadable: Vec<(u64, String)>,
     /// Lines that lost a foreign `trailtag` member.
     foreign_tags: Vec<u64>,
+    /// What was inside envelopes (absent from modules before envelopes were read).
+    #[serde(default)]
+    events: Events,
+}
+
+/// The results document's `events` member: records decided, bare or inside envelopes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Events {
+    decided: u64,
+    tagged: u64,
+    cloudtrail: u64,
+    /// Envelopes per shape code (only shapes seen).
+    envelopes: BTreeMap<String, u64>,
+    /// `[line, reason code, message]` per document inside an envelope that could not be read.
+    unreadable_inside: Vec<(u64, String, String)>,
+}
+
+impl Events {
+    fn of(report: &BatchReport) -> Self {
+        let counts = &report.counts;
+        Self {
+            decided: counts.events,
+            tagged: counts.events_tagged,
+            cloudtrail: counts.cloudtrail_events,
+            envelopes: counts
+                .envelopes_by_shape()
+                .into_iter()
+                .map(|(code, n)| (code.to_owned(), n))
+                .collect(),
+            unreadable_inside: report
+                .unreadable_inside
+                .iter()
+                .map(|u| (u.line, u.reason.code().to_owned(), u.message.clone()))
+                .collect(),
+        }
+    }
+
+    fn into_report(self, report: &mut BatchReport) -> Result<(), CodecError> {
+        let counts = &mut report.counts;
+        counts.events = self.decided;
+        counts.events_tagged = self.tagged;
+        counts.cloudtrail_events = self.cloudtrail;
+        for (code, n) in self.envelopes {
+            let index = Shape::from_code(&code)
+                .and_then(Shape::index)
+                .ok_or_else(|| malformed(format!("results document: envelope shape {code:?}")))?;
+            counts.envelopes[index] = n;
+        }
+        counts.unreadable_inside = self.unreadable_inside.len() as u64;
+        for (line, code, message) in self.unreadable_inside {
+            let reason = Reason::from_code(&code)
+                .ok_or_else(|| malformed(format!("results document: reason {code:?}")))?;
+            report.unreadable_inside.push(UnreadableLine {
+                line,
+                reason,
+                message,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The results document of one call.
@@ -340,6 +406,7 @@ pub fn encode_results(report: &BatchReport) -> Vec<u8> {
             .map(|u| (u.line, u.reason.code().to_owned()))
             .collect(),
         foreign_tags: report.foreign_tags.clone(),
+        events: Events::of(report),
     };
     serde_json::to_vec(&results).unwrap_or_default()
 }
@@ -367,12 +434,15 @@ pub fn decode_report(
         .map(|(line, rules)| TaggedLine { line, rules })
         .collect();
     check_agreement(&counts, &tagged, &unreadable)?;
-    Ok(BatchReport {
+    let mut report = BatchReport {
         counts,
         unreadable,
         tagged,
         foreign_tags: results.foreign_tags,
-    })
+        unreadable_inside: Vec::new(),
+    };
+    results.events.into_report(&mut report)?;
+    Ok(report)
 }
 
 fn join_unreadable(
@@ -419,7 +489,7 @@ fn check_agreement(
     let agrees = per_rule == counts.per_rule
         && tagged.len() as u64 == counts.tagged
         && unreadable.len() as u64 == counts.unreadable
-        && counts.records_out <= counts.records_in;
+        && counts.records_out <= counts.lines_out;
     if agrees {
         Ok(())
     } else {

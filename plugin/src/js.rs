@@ -55,6 +55,11 @@ struct Summary<'a> {
     foreign_tags_removed: u64,
     per_rule: BTreeMap<&'a str, u64>,
     unreadable_by_reason: BTreeMap<&'static str, u64>,
+    events: u64,
+    events_tagged: u64,
+    cloudtrail_events: u64,
+    envelopes: BTreeMap<&'static str, u64>,
+    unreadable_inside: u64,
 }
 
 /// What `explain()` returns: the engine's `Explanation`.
@@ -206,6 +211,11 @@ impl Trailtag {
                 .iter()
                 .map(|r| (r.code(), counts.unreadable_by_reason[r.index()]))
                 .collect(),
+            events: counts.events,
+            events_tagged: counts.events_tagged,
+            cloudtrail_events: counts.cloudtrail_events,
+            envelopes: counts.envelopes_by_shape(),
+            unreadable_inside: counts.unreadable_inside,
         };
         to_js(&summary)
     }
@@ -432,5 +442,15 @@ export interface TrailtagSummary {
   foreignTagsRemoved: number;
   perRule: Record<string, number>;
   unreadableByReason: Record<string, number>;
+  /** Records decided, bare or inside envelopes (docs/ingest.md). */
+  events: number;
+  eventsTagged: number;
+  /** Events with CloudTrail's `eventSource` or `eventName`: 0 after records means the input
+   * holds nothing trailtag recognises as CloudTrail. */
+  cloudtrailEvents: number;
+  /** Envelope records per shape code (only shapes seen). */
+  envelopes: Record<string, number>;
+  /** Documents inside envelopes that could not be opened or read (left as they were). */
+  unreadableInside: number;
 }
 "#;

@@ -289,8 +289,11 @@ impl State {
         if let Err(status) = self.ensure_detector() {
             return FilterAnswer::Unreadable(format!("no detector ({})", status.name()));
         }
+        // One record in, one record out: Fluent Bit's filter cannot return an envelope's
+        // records as several, so envelopes always leave with the tags inside them here.
         let options = Options {
             only_matches,
+            unwrap: false,
             ..self.config.options()
         };
         let Some(detector) = self.detector.as_ref() else {

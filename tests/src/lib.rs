@@ -243,3 +243,80 @@ pub fn decided_expectation(case: &Case) -> Vec<String> {
         .map(|(_, ids)| ids.clone())
         .unwrap_or_else(|| panic!("case {} has no reading {reading}", case.id))
 }
+
+/// Every CloudTrail record in `output`, wherever it sits (bare on a line, in an EventBridge
+/// `detail`, as a string in a CloudWatch Logs message, base64 and gzip in a Firehose or Lambda
+/// payload), in document order, with the sorted detection ids of its tag.
+pub fn records_in_output(output: &[u8]) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    for line in output.split(|&b| b == b'\n') {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) {
+            collect_records(&value, &mut found);
+        }
+    }
+    found
+}
+
+fn collect_records(value: &serde_json::Value, found: &mut Vec<Vec<String>>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(members)
+            if members.contains_key("eventSource") || members.contains_key("eventName") =>
+        {
+            let text = serde_json::to_vec(value).unwrap_or_default();
+            found.push(detection_ids(&text));
+        }
+        Value::Object(members) => members.values().for_each(|v| collect_records(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| collect_records(v, found)),
+        Value::String(text) => {
+            if let Some(inner) = decode_embedded(text) {
+                collect_records(&inner, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A JSON document carried in a string: as text, or base64 (of gzip or not).
+fn decode_embedded(text: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let trimmed = text.trim_start_matches('\u{feff}').trim();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return serde_json::from_str(trimmed).ok();
+    }
+    if text.len() < 8 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .ok()?;
+        out
+    } else {
+        bytes
+    };
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// What `expectations.json` says of one envelope file: the detection ids of each record in it,
+/// in order (a file with a `note` and no records: none).
+pub fn expected_records(expectation: &serde_json::Value) -> Vec<Vec<String>> {
+    let Some(members) = expectation.as_object() else {
+        return Vec::new();
+    };
+    let mut records = Vec::new();
+    for (key, ids) in members.iter().filter(|(k, _)| k.as_str() != "note") {
+        let as_list = |v: &serde_json::Value| -> Vec<String> {
+            sorted(serde_json::from_value(v.clone()).unwrap_or_default())
+        };
+        match key.as_str() {
+            "detail" => records.push(as_list(ids)),
+            _ => records.extend(ids.as_array().into_iter().flatten().map(as_list)),
+        }
+    }
+    records
+}

@@ -2,7 +2,9 @@
 //! portable module through the raw ABI on wasmtime, the portable module through the Fluent Bit
 //! ABI on wasmtime, the JavaScript build on Node, and the independent Python host (written from
 //! `docs/abi.md` alone) running the embedded portable module. The corpus is the real CloudTrail
-//! corpus plus every labelled and ambiguous case.
+//! corpus plus every labelled and ambiguous case, forged tags, and every envelope fixture (one
+//! verdict, and the same bytes, whatever shape a record travels in and whichever build reads
+//! it).
 //!
 //! The JavaScript package and the Python host's wasmtime are built and installed by
 //! `scripts/test-all` (`scripts/build-js`, `pip install`); if they are missing these tests fail
@@ -35,7 +37,22 @@ const FORGED: &[&str] = &[
     r#"{"a":{"trailtag":"nested data"},"eventName":"GetObject"}"#,
 ];
 
-/// The corpus, then every case record, then the forged tags, one per line.
+/// Every file of `fixtures/envelopes` (decompressed, one line each): EventBridge, CloudWatch
+/// Logs (decoded and as a Lambda receives it, gzip and base64), S3 bodies, a digest file.
+fn envelope_lines() -> Vec<Vec<u8>> {
+    let mut names: Vec<String> = data::envelope_expectations().keys().cloned().collect();
+    names.sort();
+    names
+        .iter()
+        .map(|name| {
+            let document = data::read_maybe_gzip(&data::envelopes_dir().join(name));
+            trailtag_engine::framing::to_one_line(&document)
+        })
+        .collect()
+}
+
+/// The corpus, then every case record, then the forged tags, then the envelope fixtures, one
+/// per line.
 fn corpus() -> &'static [u8] {
     static CORPUS: OnceLock<Vec<u8>> = OnceLock::new();
     CORPUS.get_or_init(|| {
@@ -46,6 +63,10 @@ fn corpus() -> &'static [u8] {
         }
         for forged in FORGED {
             all.extend_from_slice(forged.as_bytes());
+            all.push(b'\n');
+        }
+        for envelope in envelope_lines() {
+            all.extend_from_slice(&envelope);
             all.push(b'\n');
         }
         all
@@ -63,7 +84,16 @@ fn native() -> &'static [u8] {
             &mut Scratch::default(),
             &mut out,
         );
-        assert_eq!(report.counts.records_in, 3027 + 104 + FORGED.len() as u64);
+        let envelopes = envelope_lines().len() as u64;
+        assert_eq!(
+            report.counts.records_in,
+            3027 + 104 + FORGED.len() as u64 + envelopes
+        );
+        assert!(
+            report.counts.envelopes.iter().sum::<u64>() >= envelopes - 1,
+            "every envelope fixture but the digest file is an envelope: {:?}",
+            report.counts
+        );
         assert!(
             report.counts.tagged > 50,
             "the corpus exercises every rule: {:?}",
@@ -224,7 +254,8 @@ fn assert_same_as(reference: &[u8], build: &str, output: &[u8]) {
 #[test]
 fn a_forged_tag_never_survives_a_pass() {
     let output: Vec<&[u8]> = trailtag_engine::lines(native()).collect();
-    let forged_output = &output[output.len() - FORGED.len()..];
+    let forged_start = output.len() - FORGED.len() - envelope_lines().len();
+    let forged_output = &output[forged_start..forged_start + FORGED.len()];
     let detector = Detector::builtin().unwrap();
     let ids: Vec<&str> = detector.rules().iter().map(|r| r.id()).collect();
     for (input, out) in FORGED.iter().zip(forged_output) {

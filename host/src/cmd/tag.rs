@@ -32,17 +32,23 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         Abi::Raw => ModuleVariant::Simd,
         Abi::FluentBit => ModuleVariant::Portable,
     };
+    if args.unwrap && args.abi == Abi::FluentBit {
+        bail!("--unwrap needs the raw ABI: Fluent Bit's filter returns one record per record");
+    }
     let session = super::session(&args.guest, variant, |config| {
         config.only_matches = args.only_matches;
         config.validate = args.validate;
         config.keep_foreign_tags = args.keep_foreign_tags;
+        config.unwrap = args.unwrap;
     })?;
     let sink = open_output(args.output.as_ref(), &args.files)?;
     let sources = input::sources(&args.files);
-    let total_bytes = args
-        .files
+    let total_bytes = sources
         .iter()
-        .filter_map(|p| p.metadata().ok())
+        .filter_map(|source| match source {
+            input::Source::Path(path) => path.metadata().ok(),
+            _ => None,
+        })
         .map(|m| m.len())
         .sum();
     let show_progress = args.progress == ProgressMode::Auto && !args.files.is_empty();

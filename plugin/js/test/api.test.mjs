@@ -151,7 +151,10 @@ test('validate: malformed records the cheap scan rules out are reported too', ()
 test('summary: counts since creation, per rule id in rule order', () => {
   const tagger = new Trailtag();
   const zero = tagger.summary();
-  const noReasons = { invalid_json: 0, invalid_utf8: 0, not_an_object: 0, too_deep: 0, truncated: 0 };
+  const noReasons = {
+    bad_envelope: 0, invalid_json: 0, invalid_utf8: 0, not_an_object: 0, too_deep: 0, truncated: 0,
+  };
+  const noEvents = { events: 0, eventsTagged: 0, cloudtrailEvents: 0, envelopes: {}, unreadableInside: 0 };
   assert.deepEqual(zero, {
     recordsIn: 0,
     recordsOut: 0,
@@ -161,6 +164,7 @@ test('summary: counts since creation, per rule id in rule order', () => {
     foreignTagsRemoved: 0,
     perRule: Object.fromEntries(BUILTIN_IDS.map((id) => [id, 0])),
     unreadableByReason: noReasons,
+    ...noEvents,
   });
   tagger.tagRecord(CREATE_GROUP);
   tagger.tagRecord(DESCRIBE);
@@ -178,6 +182,11 @@ test('summary: counts since creation, per rule id in rule order', () => {
     blank: 1,
     foreignTagsRemoved: 0,
     unreadableByReason: { ...noReasons, not_an_object: 1 },
+    events: 4,
+    eventsTagged: 3,
+    cloudtrailEvents: 4,
+    envelopes: {},
+    unreadableInside: 0,
     perRule: {
       iam_group_created: 2,
       iam_group_deleted: 0,
