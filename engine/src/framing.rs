@@ -196,6 +196,8 @@ pub struct Splitter {
     record: Vec<u8>,
     oversized: bool,
     trailing: usize,
+    /// RecordsArray only, after `]`: the document's closing brace was seen.
+    closed: bool,
 }
 
 impl Splitter {
@@ -216,6 +218,7 @@ impl Splitter {
             record: Vec::new(),
             oversized: false,
             trailing: 0,
+            closed: false,
         }
     }
 
@@ -340,12 +343,26 @@ impl Splitter {
         i + 1
     }
 
+    /// After the array: the rest of its document, then either the end or another document of
+    /// the same kind (a stream of S3 bodies, one per line, as a shipper that read them writes
+    /// them; or of arrays), which is read the same way. Anything else is counted and ignored.
     fn after(&mut self, chunk: &[u8], i: usize) -> usize {
-        let rest = &chunk[i..];
-        self.trailing += rest
-            .iter()
-            .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'}'))
-            .count();
+        let (closing, next) = match self.framing {
+            Framing::RecordsArray => (Some(b'}'), b'{'),
+            _ => (None, b'['),
+        };
+        for (offset, &byte) in chunk[i..].iter().enumerate() {
+            match byte {
+                b' ' | b'\t' | b'\n' | b'\r' => {}
+                _ if Some(byte) == closing && !self.closed => self.closed = true,
+                _ if byte == next && (self.closed || closing.is_none()) => {
+                    self.state = State::Prefix;
+                    self.closed = false;
+                    return i + offset;
+                }
+                _ => self.trailing += 1,
+            }
+        }
         chunk.len()
     }
 
@@ -408,6 +425,25 @@ mod tests {
         assert_eq!(sniff(b"not json\n"), Framing::Lines);
         assert_eq!(sniff(b"{\"long line without end"), Framing::Lines);
         assert_eq!(sniff(b""), Framing::Lines);
+    }
+
+    #[test]
+    fn a_stream_of_s3_bodies_one_per_line_is_read_body_after_body() {
+        let input = b"{\"Records\":[{\"a\":1}]}\n{\"Records\":[{\"b\":2},{\"c\":3}]}\n";
+        for chunk in [1, 5, 64] {
+            let (records, result) = split(Framing::RecordsArray, input, chunk, 1 << 20);
+            assert_eq!(
+                records,
+                ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"],
+                "chunk {chunk}"
+            );
+            assert_eq!(result, Ok(()));
+        }
+        let (records, result) = split(Framing::RecordsArray, b"{\"Records\":[{}]} x", 4, 1 << 20);
+        assert_eq!(
+            (records.len(), result),
+            (1, Err(FramingError::TrailingContent(1)))
+        );
     }
 
     #[test]
@@ -494,7 +530,7 @@ mod tests {
             4,
             1 << 20,
         );
-        assert_eq!(result, Err(FramingError::TrailingContent(6)));
+        assert_eq!(result, Err(FramingError::TrailingContent(7)));
         let (records, result) = split(Framing::RecordsArray, b"{\"Rec", 4, 1 << 20);
         assert!(records.is_empty());
         assert!(result.is_err());

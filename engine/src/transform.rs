@@ -13,7 +13,7 @@
 //! report instead of re-reading the output.
 
 use crate::detector::{Detector, Options, Scratch, Verdict};
-use crate::envelope::{self, MAX_DEPTH, Opened, Schema, Shape};
+use crate::envelope::{self, MAX_DEPTH, Opened, Schema, Shape, Slot};
 use crate::findings::{Reason, Unreadable};
 use crate::output::trailtag::TrailtagTag;
 use crate::output::{TagWriter, write_record};
@@ -337,11 +337,11 @@ impl Call<'_> {
     /// Decides, writes and counts one record (bare or an envelope); returns the verdict and
     /// whether anything was written.
     fn record(&mut self, index: u64, line: &[u8]) -> (Verdict, bool) {
-        match envelope::classify(line) {
-            Shape::Record { cloudtrail } => self.bare(index, line, cloudtrail),
-            Shape::Ecs => self.projected(index, line, Shape::Ecs, Schema::Ecs),
-            Shape::Ocsf => self.projected(index, line, Shape::Ocsf, Schema::Ocsf),
-            shape => self.envelope(index, line, shape),
+        match envelope::open(line) {
+            (Shape::Record { cloudtrail }, _) => self.bare(index, line, cloudtrail),
+            (Shape::Ecs, _) => self.projected(index, line, Shape::Ecs, Schema::Ecs),
+            (Shape::Ocsf, _) => self.projected(index, line, Shape::Ocsf, Schema::Ocsf),
+            (shape, slots) => self.envelope(index, line, shape, slots),
         }
     }
 
@@ -424,9 +424,15 @@ impl Call<'_> {
 
     /// An envelope: every record inside is decided, and the envelope leaves with the tags inside
     /// it (or, with `unwrap`, as its records, one per line).
-    fn envelope(&mut self, index: u64, line: &[u8], shape: Shape) -> (Verdict, bool) {
+    fn envelope(
+        &mut self,
+        index: u64,
+        line: &[u8],
+        shape: Shape,
+        slots: Vec<Slot>,
+    ) -> (Verdict, bool) {
         let mut walk = Walk::new(self.options.unwrap);
-        let opened = self.open(line, shape, 0, &mut walk);
+        let opened = self.open(line, slots, 0, &mut walk);
         walk.matched.sort_unstable();
         walk.matched.dedup();
         let verdict = match &opened {
@@ -477,7 +483,7 @@ impl Call<'_> {
     fn open(
         &mut self,
         doc: &[u8],
-        shape: Shape,
+        slots: Vec<Slot>,
         depth: u8,
         walk: &mut Walk,
     ) -> Result<Option<Vec<u8>>, Unreadable> {
@@ -488,7 +494,7 @@ impl Call<'_> {
         }
         let mut rebuilt: Option<Vec<u8>> = None;
         let mut copied = 0;
-        for slot in envelope::slots(doc, shape) {
+        for slot in slots {
             let opened = match Opened::decode(doc, &slot) {
                 Ok(opened) => opened,
                 Err(why) => {
@@ -513,17 +519,17 @@ impl Call<'_> {
     /// What a slot holds: a record, decided, or an envelope, opened; returns it rebuilt when it
     /// changed (never with `unwrap`, which writes records to the walk instead).
     fn inner(&mut self, doc: &[u8], depth: u8, walk: &mut Walk) -> Option<Vec<u8>> {
-        match envelope::classify(doc) {
-            Shape::Record { cloudtrail } => self.inner_record(doc, cloudtrail, walk),
-            Shape::Ecs => self.inner_projected(doc, Schema::Ecs, walk),
-            Shape::Ocsf => self.inner_projected(doc, Schema::Ocsf, walk),
+        match envelope::open(doc) {
+            (Shape::Record { cloudtrail }, _) => self.inner_record(doc, cloudtrail, walk),
+            (Shape::Ecs, _) => self.inner_projected(doc, Schema::Ecs, walk),
+            (Shape::Ocsf, _) => self.inner_projected(doc, Schema::Ocsf, walk),
             _ if depth >= MAX_DEPTH => {
                 let why = format!("envelopes nested more than {MAX_DEPTH} deep");
                 walk.cannot_open(doc, bad_envelope(why));
                 None
             }
-            shape => self
-                .open(doc, shape, depth, walk)
+            (_, slots) => self
+                .open(doc, slots, depth, walk)
                 .unwrap_or_else(|unreadable| {
                     walk.cannot_open(doc, unreadable);
                     None

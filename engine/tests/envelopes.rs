@@ -171,6 +171,27 @@ fn wrappings(records: &[String]) -> Vec<String> {
             r#"{{"Events":[{{"EventId":"1","EventName":"x","CloudTrailEvent":{q}}}]}}"#
         ));
     }
+    let sqs: Vec<String> = quoted
+        .iter()
+        .enumerate()
+        .map(|(i, q)| format!(r#"{{"messageId":"{i}","body":{q},"eventSource":"aws:sqs","awsRegion":"us-east-1"}}"#))
+        .collect();
+    out.push(format!(r#"{{"Records":[{}]}}"#, sqs.join(",")));
+    let sns: Vec<String> = quoted
+        .iter()
+        .map(|q| format!(r#"{{"EventSource":"aws:sns","EventVersion":"1.0","Sns":{{"Type":"Notification","Message":{q}}}}}"#))
+        .collect();
+    out.push(format!(r#"{{"Records":[{}]}}"#, sns.join(",")));
+    let kinesis: Vec<String> = records
+        .iter()
+        .map(|r| {
+            format!(
+                r#"{{"kinesis":{{"partitionKey":"p","data":"{}"}},"eventSource":"aws:kinesis"}}"#,
+                STANDARD.encode(r)
+            )
+        })
+        .collect();
+    out.push(format!(r#"{{"Records":[{}]}}"#, kinesis.join(",")));
     let joined = records.join(",");
     out.push(format!(r#"{{"Records":[{joined}]}}"#));
     out.push(format!("[{joined}]"));
@@ -310,4 +331,59 @@ fn to_ocsf(record: &serde_json::Value) -> serde_json::Value {
     unmapped.remove("userIdentity");
     ocsf["unmapped"] = Value::Object(unmapped);
     ocsf
+}
+
+/// The fast path inside envelopes: whatever the shape, each record inside gets the detections
+/// the full evaluation (no scan, every rule) gives it bare.
+mod fast_path_inside_envelopes {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn corpus() -> &'static [(String, Vec<String>)] {
+        static CORPUS: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
+        CORPUS.get_or_init(|| {
+            let detector = Detector::builtin().unwrap();
+            let mut scratch = Scratch::default();
+            data::corpus_records()
+                .into_iter()
+                .chain(data::cases().into_iter().map(|c| c.record.into_bytes()))
+                .filter(|r| !data::records_in_output(r).is_empty())
+                .map(|record| {
+                    let mut out = Vec::new();
+                    detector.tag_record_exhaustively(&record, &mut scratch, &mut out);
+                    (
+                        String::from_utf8(record).unwrap(),
+                        data::detection_ids(&out),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn each_record_gets_the_full_evaluations_detections(
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..6),
+            shape in any::<prop::sample::Index>(),
+        ) {
+            let corpus = corpus();
+            let chosen: Vec<&(String, Vec<String>)> = picks.iter().map(|i| i.get(corpus)).collect();
+            // Every shape, each record wrapped alone, the envelopes in one array: nesting too.
+            let wrapped: Vec<Vec<String>> = chosen
+                .iter()
+                .map(|(r, _)| wrappings(std::slice::from_ref(r)))
+                .collect();
+            let shape = shape.index(wrapped[0].len());
+            let envelope = format!(
+                "[{}]",
+                wrapped.iter().map(|w| w[shape].as_str()).collect::<Vec<_>>().join(",")
+            );
+            let (out, _) = tag(format!("{envelope}\n").as_bytes(), &Options::default());
+            let found = data::records_in_output(&out);
+            let expected: Vec<Vec<String>> = chosen.iter().map(|(_, ids)| ids.clone()).collect();
+            prop_assert_eq!(found, expected, "{}", envelope);
+        }
+    }
 }

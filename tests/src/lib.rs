@@ -260,9 +260,7 @@ pub fn records_in_output(output: &[u8]) -> Vec<Vec<String>> {
 fn collect_records(value: &serde_json::Value, found: &mut Vec<Vec<String>>) {
     use serde_json::Value;
     match value {
-        Value::Object(members)
-            if members.contains_key("eventSource") || members.contains_key("eventName") =>
-        {
+        Value::Object(members) if is_cloudtrail_record(members) => {
             let text = serde_json::to_vec(value).unwrap_or_default();
             found.push(detection_ids(&text));
         }
@@ -275,6 +273,14 @@ fn collect_records(value: &serde_json::Value, found: &mut Vec<Vec<String>>) {
         }
         _ => {}
     }
+}
+
+/// `eventName`, or an `eventSource` that is not a Lambda event source's (`aws:sqs` …).
+fn is_cloudtrail_record(members: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let source = members
+        .get("eventSource")
+        .and_then(serde_json::Value::as_str);
+    members.contains_key("eventName") || source.is_some_and(|s| !s.starts_with("aws:"))
 }
 
 /// A JSON document carried in a string: as text, or base64 (of gzip or not).

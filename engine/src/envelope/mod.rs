@@ -67,6 +67,10 @@ pub enum Shape {
     LookupEvents,
     /// A JSON array: each element is a document.
     Array,
+    /// One record of a Lambda event from SQS, SNS or Kinesis (`"eventSource":"aws:sqs"` …, in a
+    /// `Records` array): the record in `body`, `Sns.Message` (strings) or `kinesis.data`
+    /// (base64).
+    LambdaRecord,
     /// An ECS document from Elastic's AWS integration (`event.provider`, `aws.cloudtrail.*`):
     /// read through its projection ([`project`]), tagged at its top level.
     Ecs,
@@ -77,7 +81,7 @@ pub enum Shape {
 
 impl Shape {
     /// Every envelope shape, in the order of counters.
-    pub const ENVELOPES: [Shape; 11] = [
+    pub const ENVELOPES: [Shape; 12] = [
         Shape::EventBridge,
         Shape::SplunkHec,
         Shape::ShipperField,
@@ -87,6 +91,7 @@ impl Shape {
         Shape::S3Records,
         Shape::LookupEvents,
         Shape::Array,
+        Shape::LambdaRecord,
         Shape::Ecs,
         Shape::Ocsf,
     ];
@@ -104,6 +109,7 @@ impl Shape {
             Shape::S3Records => "s3_records",
             Shape::LookupEvents => "lookup_events",
             Shape::Array => "array",
+            Shape::LambdaRecord => "lambda_record",
             Shape::Ecs => "ecs",
             Shape::Ocsf => "ocsf",
         }
@@ -159,77 +165,53 @@ pub struct Slot {
 
 /// The shape of one document (a line, or what a slot holds). Cheap: see the module docs.
 pub fn classify(doc: &[u8]) -> Shape {
+    open(doc).0
+}
+
+/// The shape of `doc` and where its records sit, from one walk of its top-level members (none
+/// for a record that starts with `eventVersion`).
+pub fn open(doc: &[u8]) -> (Shape, Vec<Slot>) {
     let start = skip_ws(doc, 0);
     match doc.get(start) {
         // An array of documents; `[1,2]` or `[]` holds none and is no record either.
         Some(b'[') if matches!(doc.get(skip_ws(doc, start + 1)), Some(b'{' | b'[')) => {
-            return Shape::Array;
+            return (Shape::Array, array_slots(doc));
         }
         Some(b'{') => {}
-        _ => return Shape::Record { cloudtrail: false },
+        _ => return (Shape::Record { cloudtrail: false }, Vec::new()),
     }
     if doc[start + 1..].starts_with(b"\"eventVersion\"") {
-        return Shape::Record { cloudtrail: true };
+        return (Shape::Record { cloudtrail: true }, Vec::new());
     }
     let object = Object::of(doc);
-    if object.has("eventSource") || object.has("eventName") {
-        return Shape::Record { cloudtrail: true };
-    }
-    object
-        .envelope()
-        .unwrap_or(Shape::Record { cloudtrail: false })
+    let shape = object.shape();
+    (shape, object.slots(shape))
 }
 
 /// Where the records of `doc`, of shape `shape`, sit. A record has none; an envelope whose
 /// slot is missing or of the wrong type has none there (it is left as it is).
 pub fn slots(doc: &[u8], shape: Shape) -> Vec<Slot> {
-    let object = Object::of(doc);
-    let json = |span: Range<usize>| Slot {
-        encoding: if doc.get(span.start) == Some(&b'"') {
-            Encoding::JsonString
-        } else {
-            Encoding::Json
-        },
-        span,
-    };
     match shape {
-        Shape::Record { .. } | Shape::Ecs | Shape::Ocsf => Vec::new(),
-        Shape::EventBridge => object.value("detail").map(json).into_iter().collect(),
-        Shape::SplunkHec => object.value("event").map(json).into_iter().collect(),
-        Shape::ShipperField => object
-            .shipper_field()
-            .map(|span| string_slot(span, Encoding::JsonString))
-            .into_iter()
-            .collect(),
-        Shape::CloudWatchLogs => {
-            object.strings_in_array("logEvents", "message", Encoding::JsonString)
-        }
-        Shape::CloudWatchLogsLambda => object
-            .value("awslogs")
-            .and_then(|span| Object::at(doc, span).value("data"))
-            .map(|span| string_slot(span, Encoding::Base64))
-            .into_iter()
-            .collect(),
-        Shape::Firehose => object.strings_in_array("records", "data", Encoding::Base64),
-        Shape::S3Records => object
-            .value("Records")
-            .map(|span| array_elements(doc, span))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|span| doc.get(span.start) == Some(&b'{'))
-            .map(json)
-            .collect(),
-        Shape::LookupEvents => {
-            object.strings_in_array("Events", "CloudTrailEvent", Encoding::JsonString)
-        }
-        Shape::Array => {
-            let start = skip_ws(doc, 0);
-            array_elements(doc, start..skip_value(doc, start))
-                .into_iter()
-                .map(json)
-                .collect()
-        }
+        Shape::Array => array_slots(doc),
+        _ => Object::of(doc).slots(shape),
     }
+}
+
+fn array_slots(doc: &[u8]) -> Vec<Slot> {
+    let start = skip_ws(doc, 0);
+    array_elements(doc, start..skip_value(doc, start))
+        .into_iter()
+        .map(|span| json_slot(doc, span))
+        .collect()
+}
+
+/// A slot holding a value as it is: an object in place, or a string holding the document.
+fn json_slot(doc: &[u8], span: Range<usize>) -> Slot {
+    let encoding = match doc.get(span.start) {
+        Some(b'"') => Encoding::JsonString,
+        _ => Encoding::Json,
+    };
+    Slot { span, encoding }
 }
 
 fn string_slot(span: Range<usize>, encoding: Encoding) -> Slot {
@@ -246,6 +228,55 @@ struct Object<'d> {
 impl<'d> Object<'d> {
     fn of(doc: &'d [u8]) -> Self {
         Self::at(doc, 0..doc.len())
+    }
+
+    /// The shape of an object that does not start with `eventVersion`.
+    fn shape(&self) -> Shape {
+        if self.is_lambda_record() {
+            return Shape::LambdaRecord;
+        }
+        if self.has("eventSource") || self.has("eventName") {
+            return Shape::Record { cloudtrail: true };
+        }
+        self.envelope()
+            .unwrap_or(Shape::Record { cloudtrail: false })
+    }
+
+    fn slots(&self, shape: Shape) -> Vec<Slot> {
+        let doc = self.doc;
+        let json = |span: Range<usize>| json_slot(doc, span);
+        let one = |slot: Option<Slot>| slot.into_iter().collect();
+        match shape {
+            Shape::Record { .. } | Shape::Ecs | Shape::Ocsf => Vec::new(),
+            Shape::Array => array_slots(doc),
+            Shape::EventBridge => one(self.value("detail").map(json)),
+            Shape::SplunkHec => one(self.value("event").map(json)),
+            Shape::ShipperField => one(self
+                .shipper_field()
+                .map(|span| string_slot(span, Encoding::JsonString))),
+            Shape::CloudWatchLogs => {
+                self.strings_in_array("logEvents", "message", Encoding::JsonString)
+            }
+            Shape::CloudWatchLogsLambda => one(self
+                .value("awslogs")
+                .and_then(|span| Object::at(doc, span).value("data"))
+                .map(|span| string_slot(span, Encoding::Base64))),
+            Shape::Firehose => self.strings_in_array("records", "data", Encoding::Base64),
+            Shape::S3Records => self
+                .value("Records")
+                .map(|span| array_elements(doc, span))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|span| doc.get(span.start) == Some(&b'{'))
+                .map(json)
+                .collect(),
+            Shape::LambdaRecord => one(self
+                .lambda_payload()
+                .map(|(span, encoding)| string_slot(span, encoding))),
+            Shape::LookupEvents => {
+                self.strings_in_array("Events", "CloudTrailEvent", Encoding::JsonString)
+            }
+        }
     }
 
     /// The object whose value spans `span` of `doc`.
@@ -327,6 +358,40 @@ impl<'d> Object<'d> {
             return Some(Shape::SplunkHec);
         }
         self.shipper_field().map(|_| Shape::ShipperField)
+    }
+
+    /// `eventSource` is `aws:sqs`, `aws:sns` or `aws:kinesis` (Lambda's event-source records;
+    /// CloudTrail's own `eventSource` values are host names).
+    fn is_lambda_record(&self) -> bool {
+        let Some(span) = self
+            .value("eventSource")
+            .or_else(|| self.value("EventSource"))
+        else {
+            return false;
+        };
+        matches!(
+            &self.doc[span],
+            b"\"aws:sqs\"" | b"\"aws:sns\"" | b"\"aws:kinesis\""
+        )
+    }
+
+    /// Where a Lambda event-source record carries its message.
+    fn lambda_payload(&self) -> Option<(Range<usize>, Encoding)> {
+        let string = |span: Range<usize>| (self.doc.get(span.start) == Some(&b'"')).then_some(span);
+        if let Some(body) = self.value("body").and_then(string) {
+            return Some((body, Encoding::JsonString));
+        }
+        if let Some(sns) = self.value("Sns") {
+            let message = Object::at(self.doc, sns)
+                .value("Message")
+                .and_then(string)?;
+            return Some((message, Encoding::JsonString));
+        }
+        let kinesis = self.value("kinesis")?;
+        let data = Object::at(self.doc, kinesis)
+            .value("data")
+            .and_then(string)?;
+        Some((data, Encoding::Base64))
     }
 
     /// `event.provider` or `event.action` (nested or as dotted keys) and no CloudTrail record

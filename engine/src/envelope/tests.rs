@@ -76,6 +76,18 @@ fn records_are_told_from_envelopes_by_their_members() {
         Shape::Record { cloudtrail: false }
     );
     assert_eq!(shape(r#" [ {"eventVersion":"1"} ]"#), Shape::Array);
+    assert_eq!(
+        shape(r#"{"messageId":"m","body":"{}","eventSource":"aws:sqs"}"#),
+        Shape::LambdaRecord
+    );
+    assert_eq!(
+        shape(r#"{"EventSource":"aws:sns","Sns":{"Message":"{}"}}"#),
+        Shape::LambdaRecord
+    );
+    assert_eq!(
+        shape(r#"{"eventSource":"iam.amazonaws.com"}"#),
+        Shape::Record { cloudtrail: true }
+    );
     assert_eq!(shape("not json"), Shape::Record { cloudtrail: false });
     assert_eq!(shape("[1,2]"), Shape::Record { cloudtrail: false });
     assert_eq!(shape("[ ]"), Shape::Record { cloudtrail: false });
