@@ -40,6 +40,49 @@ pub enum Command {
     /// Run as a log shipper's child: answer each line on stdin as soon as it is read (rsyslog
     /// `mmexternal`, Fluentd `exec_filter`).
     Filter(FilterArgs),
+    /// Run as a sidecar: NDJSON records in over TCP or HTTP, the same records tagged out, in
+    /// order; Prometheus metrics; rules reloaded on SIGHUP; drains on SIGTERM
+    /// (pipelines/sidecar/README.md).
+    Serve(ServeArgs),
+}
+
+/// `trailtag serve`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("listeners").required(true).multiple(true).args(["listen", "http"])))]
+pub struct ServeArgs {
+    /// Raw TCP: each connection sends NDJSON and reads the same lines back, tagged, in order
+    /// (e.g. 127.0.0.1:7171; port 0 picks a free one, printed on stderr).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// HTTP/1.1: `POST /v1/tag` (NDJSON body, tagged NDJSON answer), `GET /metrics`,
+    /// `GET /healthz`, `GET /readyz` (e.g. 127.0.0.1:7172).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub http: Option<std::net::SocketAddr>,
+    /// Accept an address other than loopback. The sidecar has no authentication and no TLS:
+    /// put it beside the shipper, not on a network.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Guest instances tagging in parallel, shared by every connection. Default: the available
+    /// parallelism.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+    /// Batches one connection may have in flight; a client that does not read its answers stops
+    /// being read once this many wait (backpressure), and slows nobody else.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub window: u16,
+    /// Lines longer than this are passed through unevaluated, streamed, never held whole in
+    /// memory, and counted (as `trailtag tag` does).
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", value_parser = parse_size)]
+    pub max_record: u64,
+    /// How long SIGTERM waits for open connections to be answered before exiting anyway.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Keep a `trailtag` member a record arrives with when it matches nothing.
+    #[arg(long)]
+    pub keep_foreign_tags: bool,
+    /// The module and rules (the rule paths are read again on SIGHUP).
+    #[command(flatten)]
+    pub guest: GuestArgs,
 }
 
 /// `trailtag filter`
@@ -125,6 +168,9 @@ pub enum BenchCommand {
     Generate(crate::bench::generate::GenerateArgs),
     /// Measure every mode and rule set over a file.
     Run(crate::bench::run::RunArgs),
+    /// Load-test `trailtag serve` on loopback: many clients over HTTP and TCP, a SIGHUP in the
+    /// middle; throughput, latency percentiles, the server's peak memory, records lost (none).
+    Serve(crate::bench::serve::ServeBenchArgs),
     /// One measurement in this process (what `bench run` spawns); prints JSON.
     #[command(hide = true)]
     Measure {

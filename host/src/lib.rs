@@ -11,6 +11,8 @@
 //!   what any front door (the CLI today, a sidecar later) runs;
 //! - [`protocol`]: child-process protocols (rsyslog `mmexternal`, NDJSON lines) answered on the
 //!   pipeline line by line, as soon as each line is read;
+//! - [`serve`]: the sidecar: NDJSON over TCP and HTTP from many clients, on a pool of
+//!   pipelines, with metrics, reload on SIGHUP and drain on SIGTERM;
 //! - [`cmd`]: the subcommands, each a page of wiring; [`cli`]: their flags; [`report`]: what
 //!   people read on stderr; [`bench`]: the benchmark tooling.
 //!
@@ -28,6 +30,7 @@ pub mod protocol;
 pub mod report;
 pub mod rule_files;
 pub mod runtime;
+pub mod serve;
 pub mod session;
 pub mod units;
 pub mod workers;
@@ -46,5 +49,6 @@ pub fn run(cli: cli::Cli) -> Result<ExitCode> {
         cli::Command::Module(args) => cmd::module::run(&args),
         cli::Command::Bench(command) => cmd::bench::run(&command),
         cli::Command::Filter(args) => cmd::filter::run(&args),
+        cli::Command::Serve(args) => cmd::serve::run(&args),
     }
 }

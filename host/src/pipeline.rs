@@ -14,7 +14,9 @@
 //! CLI prints them; a server would export them). When the feed goes idle the sink is flushed, so
 //! a stream is written as it arrives.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -163,6 +165,29 @@ struct Summary<'a> {
     per_rule: std::collections::BTreeMap<&'a str, u64>,
 }
 
+/// A sink that a front door reads back after each item it processes (the child-process protocols
+/// and the sidecar answer each block with what the pipeline wrote for it).
+#[derive(Debug, Clone, Default)]
+pub struct Captured(Rc<RefCell<Vec<u8>>>);
+
+impl Captured {
+    /// What was written since the last call.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How a pipeline runs.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineOptions {
@@ -244,6 +269,23 @@ impl<'d> Pipeline<'d> {
     /// The totals so far.
     pub fn totals(&self) -> &Totals {
         &self.totals
+    }
+
+    /// Takes the totals so far, leaving zeros: a long-running front door (the sidecar) exports
+    /// counts as it goes instead of once at the end.
+    pub fn take_totals(&mut self) -> Totals {
+        let fresh = Totals {
+            counts: Counts::for_rules(self.session.rules().len()),
+            ..Totals::default()
+        };
+        std::mem::replace(&mut self.totals, fresh)
+    }
+
+    /// Names the stream the next items come from and the number of their first record: a front
+    /// door that interleaves many streams on one pipeline (the sidecar's connections) keeps the
+    /// line numbers of its diagnostics true to each stream.
+    pub fn set_position(&mut self, input: Arc<str>, next: Origin) {
+        self.position = Position { input, next };
     }
 
     /// Processes everything the feed delivers, then flushes the sink. An error means the sink

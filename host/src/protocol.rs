@@ -28,16 +28,14 @@
 //! Diagnostics and summaries go to stderr, which the command points at a log file first when
 //! the parent reads stderr as answers (rsyslog does: see `cmd::filter`).
 
-use std::cell::RefCell;
 use std::io::{self, Write};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use trailtag_engine::framing::Framing;
 
 use crate::feed::Item;
 use crate::input::{self, Consumer, Input, InputError};
-use crate::pipeline::{Abi, Diagnostics, Pipeline, PipelineOptions, Totals};
+use crate::pipeline::{Abi, Captured, Diagnostics, Pipeline, PipelineOptions, Totals};
 use crate::report::{SummaryFormat, print_summary};
 use crate::session::Session;
 
@@ -73,7 +71,7 @@ pub struct Responder<'d> {
     pipeline: Pipeline<'d>,
     options: ResponderOptions,
     /// What the pipeline wrote for the block being answered.
-    output: Rc<RefCell<Vec<u8>>>,
+    output: Captured,
     answers: Box<dyn Write + 'd>,
     last_summary: Instant,
 }
@@ -96,8 +94,8 @@ impl<'d> Responder<'d> {
         answers: Box<dyn Write + 'd>,
         diagnostics: &'d mut dyn Diagnostics,
     ) -> Self {
-        let output = Rc::new(RefCell::new(Vec::new()));
-        let sink = Box::new(Shared(Rc::clone(&output)));
+        let output = Captured::default();
+        let sink = Box::new(output.clone());
         let pipeline_options = PipelineOptions {
             abi: Abi::Raw,
             only_matches: false,
@@ -130,7 +128,7 @@ impl<'d> Responder<'d> {
 
     /// What the pipeline wrote since the last call.
     fn take_output(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.output.borrow_mut())
+        self.output.take()
     }
 
     /// Writes the answers to `block`'s lines, given what the pipeline wrote for them.
@@ -253,20 +251,6 @@ fn split_lines(bytes: &[u8]) -> Vec<&[u8]> {
 )]
 fn now() -> Instant {
     Instant::now()
-}
-
-/// A sink the responder reads back after each call.
-struct Shared(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -132,3 +132,44 @@ fn bench_run_measures_every_mode_on_the_same_work() {
     let pack = rows[5]["tagged"].as_u64().unwrap();
     assert!(builtin > 0 && pack > builtin, "{builtin} and {pack} tagged");
 }
+
+/// The sidecar's load test runs end to end, bounded, and reports that nothing was lost (a
+/// record lost would make it fail) across the SIGHUP it sends mid-load.
+#[test]
+fn bench_serve_loses_no_record_and_reports_its_figures() {
+    let dir = temp_dir("bench-serve");
+    let file = generate(&dir, "load.ndjson", &["--positives", "0.05"]);
+    let run = trailtag(
+        &[
+            "bench",
+            "serve",
+            path(&file),
+            "--records",
+            "1500",
+            "--clients",
+            "6",
+            "--request-records",
+            "50",
+            "--timeout",
+            "300",
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["records"], 1500);
+    assert_eq!(report["records_lost"], 0);
+    assert_eq!(report["reloads_ok"], 1.0);
+    assert_eq!(report["records_counted_by_server"], 3000.0);
+    assert_eq!(report["server_exit_code"], 0);
+    for key in [
+        "http_records_per_s",
+        "tcp_records_per_s",
+        "tag_records_per_s",
+    ] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    let latency = &report["request_latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() <= latency["p99"].as_f64().unwrap());
+    assert!(report["server_peak_rss_mib"].as_f64().unwrap() > 0.0);
+}

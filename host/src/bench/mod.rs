@@ -6,13 +6,17 @@
 //!   through the Fluent Bit ABI; a rule set) in its own process, so that each reports its own
 //!   peak memory.
 //! - [`run`]: every mode and rule set over one file, plus the CLI end to end, as a table.
+//! - [`serve`]: the sidecar under load on loopback (many clients, a SIGHUP mid-load), through
+//!   [`client`], which the integration tests use too.
 //!
 //! `BENCHMARKS.md` has the method, the commands and the results.
 
+pub mod client;
 pub mod generate;
 pub mod measure;
 pub mod ruleset;
 pub mod run;
+pub mod serve;
 
 /// Deterministic pseudo-random numbers (SplitMix64). Written here rather than taken from
 /// `rand` because the benchmark data must be identical across platforms and crate versions

@@ -1,11 +1,11 @@
-//! `trailtag bench generate|run|measure`.
+//! `trailtag bench generate|run|serve|measure`.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::bench::{generate, measure, run};
+use crate::bench::{generate, measure, run, serve};
 use crate::cli::BenchCommand;
 
 /// Runs a `bench` subcommand.
@@ -23,6 +23,7 @@ pub fn run(command: &BenchCommand) -> Result<ExitCode> {
             )?;
         }
         BenchCommand::Run(args) => run::run(args)?,
+        BenchCommand::Serve(args) => serve::run(args)?,
         BenchCommand::Measure {
             mode,
             ruleset,

@@ -6,6 +6,7 @@ pub mod filter;
 pub mod inspect;
 pub mod module;
 pub mod rules;
+pub mod serve;
 pub mod tag;
 
 use std::fs;
@@ -77,7 +78,11 @@ pub fn session(
     default: ModuleVariant,
     adjust: impl FnOnce(&mut Config),
 ) -> Result<Session> {
-    let session = session_allowing_no_rules(args, default, adjust)?;
+    require_rules(session_allowing_no_rules(args, default, adjust)?)
+}
+
+/// Refuses a session that runs no rules: it would never tag anything.
+pub fn require_rules(session: Session) -> Result<Session> {
     if session.rules().is_empty() {
         bail!(
             "no rules are loaded, so nothing would ever be tagged (check --rules and --no-builtin-rules; `trailtag rules list --skip-invalid-rules` shows what was skipped)"
@@ -92,7 +97,16 @@ pub fn session_allowing_no_rules(
     default: ModuleVariant,
     adjust: impl FnOnce(&mut Config),
 ) -> Result<Session> {
-    let runtime = runtime(args, default)?;
+    session_on(runtime(args, default)?, args, adjust)
+}
+
+/// A session on a module already compiled, configured by the flags (rule files read now) and
+/// `adjust`: the sidecar loads its rules again on SIGHUP without compiling the module again.
+pub fn session_on(
+    runtime: Arc<Runtime>,
+    args: &GuestArgs,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<Session> {
     if args.use_baked_config {
         return Session::unconfigured(runtime);
     }
