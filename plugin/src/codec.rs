@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use trailtag_engine::output::{FormatWriter, TagFormat};
 use trailtag_engine::{
     BatchReport, Counts, Detector, Error, Options, Placeholders, Reason, RuleSource, TaggedLine,
     UnreadableLine,
@@ -66,6 +67,13 @@ pub struct Config {
     /// Leave a `trailtag` member a record arrived with when it matches nothing.
     #[serde(default, alias = "keepForeignTags")]
     pub keep_foreign_tags: bool,
+    /// How a match is written: `trailtag` (the default), `ecs` or `ocsf`.
+    #[serde(
+        default,
+        skip_serializing_if = "is_default_format",
+        alias = "tagFormat"
+    )]
+    pub tag_format: TagFormat,
     /// Skip (and report in the load report) a rule file that cannot be loaded, instead of
     /// refusing the whole configuration.
     #[serde(default, alias = "skipInvalidRules")]
@@ -95,6 +103,7 @@ impl Default for Config {
             only_matches: false,
             validate: false,
             keep_foreign_tags: false,
+            tag_format: TagFormat::Trailtag,
             skip_invalid_rules: false,
             sigma_placeholders: BTreeMap::new(),
             fault_injection: None,
@@ -104,6 +113,10 @@ impl Default for Config {
 
 fn yes() -> bool {
     true
+}
+
+fn is_default_format(format: &TagFormat) -> bool {
+    *format == TagFormat::default()
 }
 
 /// One rule file in the configuration document.
@@ -169,8 +182,14 @@ impl Config {
             .builtin(self.builtin_rules)
             .skip_invalid(self.skip_invalid_rules)
             .placeholders(placeholders)
+            .tag_keys(self.tag_format.owned_keys())
             .sources(sources)
             .build()
+    }
+
+    /// The writer of its tag format, for `detector`'s rules.
+    pub fn writer(&self, detector: &Detector) -> FormatWriter {
+        self.tag_format.writer(detector.rules())
     }
 }
 
@@ -547,6 +566,16 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(Config::decode(&config.encode()).unwrap(), config);
+        let ecs = Config::decode(br#"{"tagFormat":"ecs"}"#).unwrap();
+        assert_eq!(ecs.tag_format, TagFormat::Ecs);
+        let ocsf = Config::decode(br#"{"tag_format":"ocsf"}"#).unwrap();
+        assert_eq!(Config::decode(&ocsf.encode()).unwrap(), ocsf);
+        assert!(Config::decode(br#"{"tag_format":"splunk"}"#).is_err());
+        assert!(
+            !String::from_utf8(Config::default().encode())
+                .unwrap()
+                .contains("tag_format")
+        );
     }
 
     #[test]

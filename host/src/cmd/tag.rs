@@ -36,6 +36,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         config.only_matches = args.only_matches;
         config.validate = args.validate;
         config.keep_foreign_tags = args.keep_foreign_tags;
+        config.tag_format = args.tag_format.into();
     })?;
     let sink = open_output(args.output.as_ref(), &args.files)?;
     let sources = input::sources(&args.files);
