@@ -87,7 +87,7 @@ struct Shared {
 impl Shared {
     fn of(event: &EventFields, detection: &Detection<'_>) -> Self {
         let context = |name| context_string(detection, name);
-        let account = context("account_id").map(|uid| Account::aws(uid));
+        let account = context("account_id").map(Account::aws);
         let user = User {
             uid: context("actor_arn"),
             name: context("user_name"),
