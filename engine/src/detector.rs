@@ -82,6 +82,7 @@ pub struct Detector {
     base_context: Vec<ContextField>,
     prefilter: Prefilter,
     skipped: Vec<RuleError>,
+    tag_keys: Vec<String>,
 }
 
 /// Collects rule sources and compiles them into a [`Detector`].
@@ -92,6 +93,7 @@ pub struct DetectorBuilder {
     skip_invalid: bool,
     placeholders: Placeholders,
     sources: Vec<RuleSource>,
+    tag_keys: Vec<String>,
 }
 
 impl Default for DetectorBuilder {
@@ -102,6 +104,7 @@ impl Default for DetectorBuilder {
             skip_invalid: false,
             placeholders: Placeholders::default(),
             sources: Vec::new(),
+            tag_keys: vec![TAG_KEY.to_owned()],
         }
     }
 }
@@ -136,6 +139,14 @@ impl DetectorBuilder {
     /// expands a placeholder not given here does not load.
     pub fn placeholders(mut self, placeholders: Placeholders) -> Self {
         self.placeholders = placeholders;
+        self
+    }
+
+    /// The top-level members the tag format owns (default: `trailtag`), which the scan looks
+    /// for so that a record arriving with one is cleaned; give the writer's
+    /// ([`crate::output::TagFormat::owned_keys`]).
+    pub fn tag_keys(mut self, keys: &[&str]) -> Self {
+        self.tag_keys = keys.iter().map(|k| (*k).to_owned()).collect();
         self
     }
 
@@ -186,7 +197,7 @@ impl DetectorBuilder {
                 rule.condition = optimise(std::mem::replace(&mut rule.condition, Expr::always()));
             }
         }
-        let mut detector = Detector::from_rules(rules);
+        let mut detector = Detector::from_rules(rules, self.tag_keys);
         detector.skipped = errors;
         Ok(detector)
     }
@@ -265,13 +276,15 @@ impl Detector {
         DetectorBuilder::new()
     }
 
-    fn from_rules(rules: Vec<Rule>) -> Self {
+    fn from_rules(rules: Vec<Rule>, tag_keys: Vec<String>) -> Self {
         let needs: Vec<Need> = rules.iter().map(|r| Need::of(&r.condition)).collect();
+        let keys: Vec<&str> = tag_keys.iter().map(String::as_str).collect();
         Self {
             rules,
             base_context: ContextField::base(),
-            prefilter: Prefilter::new(&needs, Some(TAG_KEY)),
+            prefilter: Prefilter::new(&needs, &keys),
             skipped: Vec::new(),
+            tag_keys,
         }
     }
 
@@ -354,7 +367,7 @@ impl Detector {
         }
         let is_match = !findings.matched.is_empty();
         if is_match || !options.keep_foreign_tags {
-            findings.foreign_tags = count_members(&parsed, TAG_KEY);
+            findings.foreign_tags = count_members(&parsed, &self.tag_keys);
         }
         if !is_match {
             return Verdict::NoMatch;
@@ -443,10 +456,13 @@ fn parse_object(record: &[u8]) -> Result<Json<'_>, Unreadable> {
     }
 }
 
-/// How many top-level members are named `key`.
-fn count_members(record: &Json<'_>, key: &str) -> usize {
+/// How many top-level members are named by one of `keys`.
+fn count_members(record: &Json<'_>, keys: &[String]) -> usize {
     match record {
-        Json::Object(members) => members.iter().filter(|(k, _)| k == key).count(),
+        Json::Object(members) => members
+            .iter()
+            .filter(|(k, _)| keys.iter().any(|key| key == k))
+            .count(),
         _ => 0,
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use trailtag_engine::output::TagFormat;
 
 pub use crate::pipeline::Abi;
 pub use crate::protocol::Protocol;
@@ -99,6 +100,10 @@ pub struct FilterArgs {
     /// Keep a `trailtag` member a record arrives with when it matches nothing.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
+    /// Findings (docs/tag-formats.md).
+    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
+    pub tag_format: TagFormatArg,
     /// Lines longer than this are passed through unevaluated, without being held in memory.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_record: u64,
@@ -155,6 +160,10 @@ pub struct ModuleArgs {
     /// Keep a `trailtag` member a record arrives with when it matches nothing.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
+    /// Findings (docs/tag-formats.md).
+    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
+    pub tag_format: TagFormatArg,
     /// The base module and the rules to bake in (`--module-variant` defaults to `portable`, the
     /// module Fluent Bit loads).
     #[command(flatten)]
@@ -258,6 +267,10 @@ pub struct TagArgs {
     /// Not with `--abi fluent-bit`, whose filter returns one record per record.
     #[arg(long)]
     pub unwrap: bool,
+    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
+    /// Findings (docs/tag-formats.md).
+    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
+    pub tag_format: TagFormatArg,
     /// Longest a record read from a slow input (a pipe, `tail -f`) waits for more input before it
     /// is processed and written.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]
@@ -284,6 +297,27 @@ pub struct TagArgs {
     /// The module and rules.
     #[command(flatten)]
     pub guest: GuestArgs,
+}
+
+/// The tag formats (`trailtag_engine::output::TagFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TagFormatArg {
+    /// The native `trailtag` member (docs/tag-schema.md).
+    Trailtag,
+    /// Elastic Common Schema alert fields: `rule`, `threat`, `event.kind: alert`, `tags`.
+    Ecs,
+    /// OCSF Detection Findings (class 2004) in a `detection_findings` member.
+    Ocsf,
+}
+
+impl From<TagFormatArg> for TagFormat {
+    fn from(arg: TagFormatArg) -> Self {
+        match arg {
+            TagFormatArg::Trailtag => TagFormat::Trailtag,
+            TagFormatArg::Ecs => TagFormat::Ecs,
+            TagFormatArg::Ocsf => TagFormat::Ocsf,
+        }
+    }
 }
 
 /// Progress bar modes.

@@ -22,6 +22,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use trailtag_engine::envelope::Shape;
+use trailtag_engine::output::{FormatWriter, TagFormat};
 use trailtag_engine::{
     BatchReport, Counts, Detector, Error, Options, Placeholders, Reason, RuleSource, TaggedLine,
     UnreadableLine,
@@ -70,6 +71,13 @@ pub struct Config {
     /// Write the records inside an envelope one per line instead of the envelope tagged inside.
     #[serde(default)]
     pub unwrap: bool,
+    /// How a match is written: `trailtag` (the default), `ecs` or `ocsf`.
+    #[serde(
+        default,
+        skip_serializing_if = "is_default_format",
+        alias = "tagFormat"
+    )]
+    pub tag_format: TagFormat,
     /// Skip (and report in the load report) a rule file that cannot be loaded, instead of
     /// refusing the whole configuration.
     #[serde(default, alias = "skipInvalidRules")]
@@ -100,6 +108,7 @@ impl Default for Config {
             validate: false,
             keep_foreign_tags: false,
             unwrap: false,
+            tag_format: TagFormat::Trailtag,
             skip_invalid_rules: false,
             sigma_placeholders: BTreeMap::new(),
             fault_injection: None,
@@ -109,6 +118,10 @@ impl Default for Config {
 
 fn yes() -> bool {
     true
+}
+
+fn is_default_format(format: &TagFormat) -> bool {
+    *format == TagFormat::default()
 }
 
 /// One rule file in the configuration document.
@@ -175,8 +188,14 @@ impl Config {
             .builtin(self.builtin_rules)
             .skip_invalid(self.skip_invalid_rules)
             .placeholders(placeholders)
+            .tag_keys(self.tag_format.owned_keys())
             .sources(sources)
             .build()
+    }
+
+    /// The writer of its tag format, for `detector`'s rules.
+    pub fn writer(&self, detector: &Detector) -> FormatWriter {
+        self.tag_format.writer(detector.rules())
     }
 }
 
@@ -617,6 +636,16 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(Config::decode(&config.encode()).unwrap(), config);
+        let ecs = Config::decode(br#"{"tagFormat":"ecs"}"#).unwrap();
+        assert_eq!(ecs.tag_format, TagFormat::Ecs);
+        let ocsf = Config::decode(br#"{"tag_format":"ocsf"}"#).unwrap();
+        assert_eq!(Config::decode(&ocsf.encode()).unwrap(), ocsf);
+        assert!(Config::decode(br#"{"tag_format":"splunk"}"#).is_err());
+        assert!(
+            !String::from_utf8(Config::default().encode())
+                .unwrap()
+                .contains("tag_format")
+        );
     }
 
     #[test]

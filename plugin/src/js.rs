@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use trailtag_engine::explain::RuleExplanation;
 use trailtag_engine::json::Json;
-use trailtag_engine::output::trailtag::TrailtagTag;
+use trailtag_engine::output::FormatWriter;
 use trailtag_engine::{
     BatchReport, Counts, Detector, Error, Options, Reason, RuleError, Scratch, Verdict, ecs,
 };
@@ -108,7 +108,7 @@ struct RuleProblem<'a> {
 #[derive(Debug)]
 pub struct Trailtag {
     detector: Detector,
-    writer: TrailtagTag,
+    writer: FormatWriter,
     options: Options,
     scratch: Scratch,
     /// Counts since creation.
@@ -129,7 +129,7 @@ impl Trailtag {
         let config = read_config(config)?;
         let detector = config.detector()?;
         Ok(Trailtag {
-            writer: TrailtagTag::for_rules(detector.rules()),
+            writer: config.writer(&detector),
             totals: Counts::for_rules(detector.rules().len()),
             report: BatchReport::for_rules(detector.rules().len()),
             detector,
@@ -389,6 +389,9 @@ export interface TrailtagConfig {
   validate?: boolean;
   /** Keep a `trailtag` member a record arrived with when it matches nothing (default false). */
   keepForeignTags?: boolean;
+  /** How a match is written: the native `trailtag` member (default), ECS alert fields, or OCSF
+   * Detection Findings (docs/tag-formats.md). */
+  tagFormat?: "trailtag" | "ecs" | "ocsf";
   /** Skip a rule file that does not load instead of throwing (default false). */
   skipInvalidRules?: boolean;
   /** The values Sigma's `expand` modifier stands for: placeholder name (without `%`) to values. */

@@ -20,8 +20,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 
-use trailtag_engine::output::TagWriter;
-use trailtag_engine::output::trailtag::TrailtagTag;
+use trailtag_engine::output::{FormatWriter, TagWriter};
 use trailtag_engine::{BatchReport, Detector, Options, Scratch, Verdict};
 
 use crate::codec::{self, Config, FaultInjection};
@@ -31,8 +30,9 @@ use crate::contract::Status;
 #[derive(Debug, Default)]
 pub struct State {
     detector: Option<Detector>,
-    /// The native tag writer for the detector's rules (each rule's entry rendered once).
-    writer: TrailtagTag,
+    /// The configured format's writer for the detector's rules (the native one renders each
+    /// rule's entry once).
+    writer: FormatWriter,
     config: Config,
     scratch: Scratch,
     /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
@@ -203,7 +203,7 @@ impl State {
     fn install(&mut self, detector: Detector) {
         self.rules = codec::encode_rules(&detector);
         self.load_report = codec::encode_load_report(&detector);
-        self.writer = TrailtagTag::for_rules(detector.rules());
+        self.writer = self.config.writer(&detector);
         self.detector = Some(detector);
         self.output.clear();
         self.clear_report();

@@ -6,6 +6,8 @@
 //! verdict, and the same bytes, whatever shape a record travels in and whichever build reads
 //! it).
 //!
+//! Every tag format (`--tag-format`) is held to the same bytes through the CLI, both ABIs and Node.
+//!
 //! The JavaScript package and the Python host's wasmtime are built and installed by
 //! `scripts/test-all` (`scripts/build-js`, `pip install`); if they are missing these tests fail
 //! with the command to run, they never skip.
@@ -24,6 +26,7 @@ use std::sync::OnceLock;
 use trailtag::runtime::{ModuleVariant, PORTABLE_MODULE};
 use trailtag::session::Session;
 use trailtag_conformance as data;
+use trailtag_engine::output::TagFormat;
 use trailtag_engine::{Detector, Options, RuleSource, Scratch};
 use trailtag_plugin::codec::{Config, RuleFile};
 
@@ -319,24 +322,7 @@ fn fluent_bit_abi_portable_module() {
 }
 
 fn pipe_through(program: &str, args: &[&str], install_hint: &str) -> Vec<u8> {
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(data::repo_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): {install_hint}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(corpus()));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed ({install_hint}):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
+    pipe_corpus(Path::new(program), args, corpus(), install_hint)
 }
 
 #[test]
@@ -367,4 +353,147 @@ fn independent_python_host_running_the_embedded_portable_module() {
     );
     let _ = std::fs::remove_file(&module);
     assert_same("independent Python host", &output);
+}
+
+// ---- tag formats -----------------------------------------------------------------------------
+
+/// Records that carry members the ECS and OCSF formats write: a shipper's `event` and `tags`,
+/// and forged `rule`, `threat` and `detection_findings`, on a match and not.
+const FORMAT_CARRIERS: &[&str] = &[
+    r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateGroup","event":{"kind":"event","dataset":"aws.cloudtrail"},"tags":["forwarded","trailtag"],"rule":{"id":"forged"},"cloud":{"provider":"aws"}}"#,
+    r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","rule":{"id":"forged"},"thr\u0065at":{},"detection_findings":[{}]}"#,
+];
+
+/// The corpus and the format carriers.
+fn format_corpus() -> &'static [u8] {
+    static CORPUS: OnceLock<Vec<u8>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let mut all = corpus().to_vec();
+        for record in FORMAT_CARRIERS {
+            all.extend_from_slice(record.as_bytes());
+            all.push(b'\n');
+        }
+        all
+    })
+}
+
+/// The SigmaHQ rule files, by path (they carry ATT&CK mappings the built-in rules lack).
+fn sigma_rule_files() -> Vec<RuleFile> {
+    imported_rule_files()
+        .iter()
+        .filter(|f| f.name.ends_with(".yml"))
+        .cloned()
+        .collect()
+}
+
+fn format_config(format: TagFormat) -> Config {
+    Config {
+        rules: sigma_rule_files(),
+        tag_format: format,
+        ..Config::default()
+    }
+}
+
+/// The reference for a format: the engine called natively with that format's writer.
+fn native_format(format: TagFormat) -> Vec<u8> {
+    let config = format_config(format);
+    let detector = config.detector().unwrap();
+    let mut out = Vec::new();
+    let mut report = trailtag_engine::BatchReport::default();
+    detector.transform_ndjson_into(
+        &config.writer(&detector),
+        format_corpus(),
+        &Options::default(),
+        &mut Scratch::default(),
+        &mut out,
+        &mut report,
+    );
+    assert!(report.counts.tagged > 50, "{format}: {:?}", report.counts);
+    assert!(
+        report.counts.foreign_tags_removed > 0,
+        "{format}: the corpus carries members each format owns"
+    );
+    out
+}
+
+/// The `trailtag` binary cargo built beside this test.
+fn cli_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    dir.join(format!("trailtag{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn pipe_corpus(program: &Path, args: &[&str], input: &'static [u8], hint: &str) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(data::repo_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e}): {hint}", program.display()));
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        output.status.success(),
+        "{} {args:?} failed ({hint}):\n{}",
+        program.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Every format through the CLI, the raw ABI, the Fluent Bit ABI and Node: the native bytes.
+#[test]
+fn every_tag_format_gives_the_same_bytes_in_every_build() {
+    let sigma: Vec<String> = sigma_rule_files().into_iter().map(|f| f.name).collect();
+    for format in TagFormat::ALL {
+        let reference = native_format(format);
+        let config = format_config(format);
+        let mut session = Session::embedded(ModuleVariant::Simd, &config).unwrap();
+        let raw = session.transform(format_corpus()).unwrap().unwrap().output;
+        assert_same_as(&reference, &format!("raw ABI, {format}"), &raw);
+        let mut session = Session::embedded(ModuleVariant::Portable, &config).unwrap();
+        let mut fluent_bit = Vec::new();
+        for record in trailtag_engine::lines(format_corpus()) {
+            let answer = session.fluent_bit_filter(b"cloudtrail", record, false);
+            fluent_bit.extend(answer.unwrap().unwrap());
+            fluent_bit.push(b'\n');
+        }
+        assert_same_as(
+            &reference,
+            &format!("Fluent Bit ABI, {format}"),
+            &fluent_bit,
+        );
+        let mut args = vec![
+            "plugin/js/bin/trailtag-tag.mjs",
+            "--tag-format",
+            format.name(),
+        ];
+        let mut cli_args = vec!["tag", "--tag-format", format.name(), "--summary", "json"];
+        for name in &sigma {
+            args.extend(["--rules", name]);
+            cli_args.extend(["--rules", name]);
+        }
+        let node = pipe_corpus(
+            Path::new("node"),
+            &args,
+            format_corpus(),
+            "scripts/build-js",
+        );
+        assert_same_as(
+            &reference,
+            &format!("JavaScript build on Node, {format}"),
+            &node,
+        );
+        let cli = pipe_corpus(
+            &cli_binary(),
+            &cli_args,
+            format_corpus(),
+            "cargo build -p trailtag",
+        );
+        assert_same_as(&reference, &format!("trailtag tag, {format}"), &cli);
+    }
 }

@@ -11,7 +11,70 @@
 //! first, so tagging twice gives the bytes of tagging once. Both functions work on records the
 //! detector parsed successfully, so they only find spans; they never judge validity.
 
+use serde::Serialize;
+
+use crate::context::write_json_string;
 use crate::scan::bytes::{MemberSpan, object_members};
+
+/// Writes members after a record's last one, each preceded by the comma it needs.
+#[derive(Debug)]
+pub struct Members<'o> {
+    out: &'o mut Vec<u8>,
+    comma: bool,
+}
+
+impl<'o> Members<'o> {
+    /// Members written into `out`, the first preceded by a comma when `comma`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, comma: bool) -> Self {
+        Self { out, comma }
+    }
+
+    /// Writes `"key":` and whatever `write_value` appends as the value.
+    pub fn member(&mut self, key: &str, write_value: impl FnOnce(&mut Vec<u8>)) {
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.comma = true;
+        write_json_string(key, self.out);
+        self.out.push(b':');
+        write_value(self.out);
+    }
+
+    /// Writes a whole member (`"key":value`) as given.
+    pub(crate) fn raw(&mut self, member: &[u8]) {
+        if self.comma {
+            self.out.push(b',');
+        }
+        self.comma = true;
+        self.out.extend_from_slice(member);
+    }
+
+    /// Writes `"key":` and `value` serialised.
+    pub fn serialized(&mut self, key: &str, value: &impl Serialize) {
+        // Serialising plain data into a Vec cannot fail.
+        self.member(key, |out| {
+            let _ = serde_json::to_writer(out, value);
+        });
+    }
+}
+
+/// Writes `record` with the members `write` adds after its last one.
+pub fn insert_members(record: &[u8], out: &mut Vec<u8>, write: impl FnOnce(&mut Members<'_>)) {
+    let close = record
+        .iter()
+        .rposition(|&b| b == b'}')
+        .unwrap_or(record.len());
+    // Right after the last member's value (or the opening brace), so that whitespace before the
+    // closing brace stays where it was and removing the members restores the record exactly.
+    let insert_at = record[..close]
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .map_or(close, |i| i + 1);
+    out.extend_from_slice(&record[..insert_at]);
+    let comma = record.get(insert_at.wrapping_sub(1)) != Some(&b'{');
+    write(&mut Members { out, comma });
+    out.extend_from_slice(&record[insert_at..]);
+}
 
 /// Writes `record` with `"key":<value>` added as its last member; `write_value` writes the
 /// value straight into `out`. With `replace`, members named `key` are removed first.
@@ -23,34 +86,17 @@ pub fn insert_member(
     write_value: impl FnOnce(&mut Vec<u8>),
 ) {
     if replace {
-        let stripped = without_members(record, key);
+        let stripped = without_members(record, &[key]);
         return insert_member(&stripped, key, false, out, write_value);
     }
-    let close = record
-        .iter()
-        .rposition(|&b| b == b'}')
-        .unwrap_or(record.len());
-    // Right after the last member's value (or the opening brace), so that whitespace before the
-    // closing brace stays where it was and removing the member restores the record exactly.
-    let insert_at = record[..close]
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        .map_or(close, |i| i + 1);
-    out.extend_from_slice(&record[..insert_at]);
-    if record.get(insert_at.wrapping_sub(1)) != Some(&b'{') {
-        out.push(b',');
-    }
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-    write_value(out);
-    out.extend_from_slice(&record[insert_at..]);
+    insert_members(record, out, |members| members.member(key, write_value));
 }
 
-/// The record's bytes with every top-level member named `key` (after decoding) removed.
+/// The record's bytes with every top-level member named by one of `keys` (after decoding)
+/// removed.
 ///
 /// Kept members keep the separator (comma and spacing) that preceded them in the original.
-pub fn without_members(record: &[u8], key: &str) -> Vec<u8> {
+pub fn without_members(record: &[u8], keys: &[&str]) -> Vec<u8> {
     let members = object_members(record);
     let (Some(first), Some(last)) = (members.first(), members.last()) else {
         return record.to_vec();
@@ -59,7 +105,7 @@ pub fn without_members(record: &[u8], key: &str) -> Vec<u8> {
     out.extend_from_slice(&record[..first.start]);
     let mut kept_any = false;
     for (i, member) in members.iter().enumerate() {
-        if is_named(record, member, key) {
+        if is_named(record, member, keys) {
             continue;
         }
         if kept_any {
@@ -72,8 +118,13 @@ pub fn without_members(record: &[u8], key: &str) -> Vec<u8> {
     out
 }
 
-fn is_named(record: &[u8], member: &MemberSpan, key: &str) -> bool {
-    serde_json::from_slice::<String>(&record[member.start..member.key_end]).is_ok_and(|k| k == key)
+/// The decoded key of a member.
+pub(crate) fn member_key(record: &[u8], member: &MemberSpan) -> Option<String> {
+    serde_json::from_slice::<String>(&record[member.start..member.key_end]).ok()
+}
+
+fn is_named(record: &[u8], member: &MemberSpan, keys: &[&str]) -> bool {
+    member_key(record, member).is_some_and(|k| keys.contains(&k.as_str()))
 }
 
 #[cfg(test)]
@@ -105,7 +156,7 @@ mod tests {
             let once = spliced(record, false);
             assert_eq!(spliced(&once, true), once, "{record:?}");
             assert_eq!(
-                String::from_utf8(without_members(once.as_bytes(), "trailtag")).unwrap(),
+                String::from_utf8(without_members(once.as_bytes(), &["trailtag"])).unwrap(),
                 record
             );
         }

@@ -13,6 +13,8 @@
 use serde::Serialize;
 
 use super::TagWriter;
+use super::fields::highest;
+use super::splice::Members;
 use crate::context::write_json_string;
 use crate::findings::{Detection, TAG_KEY};
 use crate::rule::{Rule, RuleFormat, RuleMeta, Severity, Threat};
@@ -56,17 +58,19 @@ impl TrailtagTag {
 }
 
 impl TagWriter for TrailtagTag {
-    fn key(&self) -> &str {
-        TAG_KEY
+    fn owned_keys(&self) -> &[&str] {
+        &[TAG_KEY]
     }
 
+    fn write_members(&self, _record: &[u8], detection: &Detection<'_>, out: &mut Members<'_>) {
+        out.member(TAG_KEY, |out| self.write_value(detection, out));
+    }
+}
+
+impl TrailtagTag {
+    /// Writes the member's value for a matching record.
     fn write_value(&self, detection: &Detection<'_>, out: &mut Vec<u8>) {
-        let severity = detection
-            .rules()
-            .map(|r| r.severity)
-            .max()
-            .unwrap_or(Severity::Informational);
-        let risk = detection.rules().map(|r| r.risk_score).max().unwrap_or(0);
+        let (severity, risk) = highest(detection);
         out.extend_from_slice(
             format!("{{\"version\":{TAG_SCHEMA_VERSION},\"severity\":").as_bytes(),
         );

@@ -22,8 +22,9 @@
 //!   (Unicode folding relates some non-ASCII letters to ASCII ones, `ſ` to `s`).
 //!
 //! The same pass answers a second question for the writers: could the record hold a top-level
-//! `trailtag` member (the bytes `"trailtag"` followed by a colon, or an ASCII escape)? Only then
-//! is a record that matches nothing parsed, to remove a tag it arrived with.
+//! member named by one of the tag format's keys (`trailtag`; `rule` or `threat` for ECS: the
+//! bytes `"trailtag"` followed by a colon, or an ASCII escape)? Only then is a record that
+//! matches nothing parsed, to remove a tag it arrived with. (`memmem` makes one pass per key.)
 //!
 //! Two scanners find the occurrences, and a property test holds them to the same answer (this
 //! module's tests). Where SIMD is available (native code, WebAssembly with `simd128`)
@@ -52,7 +53,7 @@ const MAX_WORD_SCAN_FIRST_BYTES: usize = 5;
 /// What the scan learned about a record besides its candidates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanFacts {
-    /// The record may hold a member named by the tag key (always false when no tag key is
+    /// The record may hold a member named by a tag key (always false when no tag key is
     /// scanned for).
     pub may_hold_tag_key: bool,
 }
@@ -64,13 +65,13 @@ pub struct Prefilter {
     always: Vec<u32>,
     pinned: Vec<u32>,
     escape: Finder<'static>,
-    /// Distinct first bytes of the pinned keys and the tag key.
+    /// Distinct first bytes of the pinned keys and the tag keys.
     first_bytes: Vec<u8>,
     /// `"` and the prefix every pinned key shares, when there are several keys and the prefix is
     /// long enough to be rare: one pass finds them all.
     shared_prefix: Option<Finder<'static>>,
-    /// The tag key, when the writers need to know about foreign tags.
-    tag_key: Option<TagKey>,
+    /// The tag keys, when the writers need to know about foreign tags.
+    tag_keys: Vec<TagKey>,
 }
 
 /// A key with its quotes, and its first eight bytes as a word: a hit of the scanner is checked
@@ -204,9 +205,9 @@ impl NeedleTable {
 }
 
 impl Prefilter {
-    /// Builds the index from each rule's needs (rule index = position in `needs`). With a
-    /// `tag_key`, the scan also reports whether a record may carry that member.
-    pub fn new(needs: &[Need], tag_key: Option<&str>) -> Self {
+    /// Builds the index from each rule's needs (rule index = position in `needs`). With
+    /// `tag_keys`, the scan also reports whether a record may carry one of those members.
+    pub fn new(needs: &[Need], tag_keys: &[&str]) -> Self {
         let mut scans: Vec<KeyScan> = Vec::new();
         let mut always = Vec::new();
         let mut pinned = Vec::new();
@@ -234,11 +235,15 @@ impl Prefilter {
             scan.contains.finish(Case::Sensitive);
             scan.contains_folded.finish(Case::Insensitive);
         }
-        let tag_key = tag_key.filter(|k| is_scannable_key(k));
+        let tag_keys: Vec<&str> = tag_keys
+            .iter()
+            .copied()
+            .filter(|k| is_scannable_key(k))
+            .collect();
         let mut first_bytes: Vec<u8> = scans
             .iter()
             .map(|s| s.key.as_str())
-            .chain(tag_key)
+            .chain(tag_keys.iter().copied())
             .filter_map(|k| k.bytes().next())
             .collect();
         first_bytes.sort_unstable();
@@ -250,7 +255,7 @@ impl Prefilter {
             pinned,
             escape: finder(b"\\u00"),
             first_bytes,
-            tag_key: tag_key.map(TagKey::new),
+            tag_keys: tag_keys.into_iter().map(TagKey::new).collect(),
         }
     }
 
@@ -317,7 +322,7 @@ impl Prefilter {
     /// pass for the tag key.
     fn backslash_and_tag_key(&self, record: &[u8]) -> (bool, bool) {
         let backslash = self.needs_escape_pass() && memchr::memchr(b'\\', record).is_some();
-        let member = self.tag_key.as_ref().is_some_and(|tag| {
+        let member = self.tag_keys.iter().any(|tag| {
             tag.finder
                 .find_iter(record)
                 .any(|quote| is_member_key(record, quote + tag.quoted.len()))
@@ -351,7 +356,7 @@ impl Prefilter {
     }
 
     fn needs_escape_pass(&self) -> bool {
-        !self.pinned.is_empty() || self.tag_key.is_some()
+        !self.pinned.is_empty() || !self.tag_keys.is_empty()
     }
 
     /// Adds every pinned rule when an ASCII escape could disguise a key, and sorts.
@@ -368,7 +373,7 @@ impl Prefilter {
         }
         sort_unique(out);
         ScanFacts {
-            may_hold_tag_key: self.tag_key.is_some() && (tag_member || escaped),
+            may_hold_tag_key: !self.tag_keys.is_empty() && (tag_member || escaped),
         }
     }
 
@@ -392,9 +397,9 @@ impl Prefilter {
     }
 
     fn tag_key_at(&self, record: &[u8], quote: usize) -> bool {
-        self.tag_key
-            .as_ref()
-            .is_some_and(|tag| tag.is_member_at(record, quote))
+        self.tag_keys
+            .iter()
+            .any(|tag| tag.is_member_at(record, quote))
     }
 }
 
@@ -652,7 +657,7 @@ mod tests {
                     ("userName", &["root"], Case::Sensitive),
                 ]]),
             ],
-            Some("trailtag"),
+            &["trailtag"],
         )
     }
 
@@ -811,7 +816,28 @@ mod tests {
         assert!(scan(r#"{"a":1,"trailtag" : {}}"#).1.may_hold_tag_key);
         assert!(!scan(r#"{"a":"trailtag"}"#).1.may_hold_tag_key);
         assert!(scan(r#"{"trail\u0074ag":1}"#).1.may_hold_tag_key);
-        let none = Prefilter::new(&[], None);
+        let ecs = Prefilter::new(&[], &["rule", "threat"]);
+        for (record, holds) in [
+            (r#"{"a":1,"threat":{}}"#, true),
+            (r#"{"rule" :1}"#, true),
+            (r#"{"a":"rule","b":["threat"]}"#, false),
+            (r#"{"trailtag":1}"#, false),
+        ] {
+            let mut out = Vec::new();
+            assert_eq!(
+                ecs.candidates_by_memmem(record.as_bytes(), &mut out)
+                    .may_hold_tag_key,
+                holds,
+                "{record}"
+            );
+            assert_eq!(
+                ecs.candidates_by_words(record.as_bytes(), &mut out)
+                    .may_hold_tag_key,
+                holds,
+                "{record}"
+            );
+        }
+        let none = Prefilter::new(&[], &[]);
         assert!(
             !none
                 .candidates_by_memmem(br#"{"trailtag":1}"#, &mut Vec::new())

@@ -42,9 +42,11 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     let (mut config, _) = super::config(guest)?;
     config.only_matches = args.only_matches;
     config.keep_foreign_tags = args.keep_foreign_tags;
+    config.tag_format = args.tag_format.into();
     let configured = super::session_allowing_no_rules(guest, ModuleVariant::Portable, |c| {
         c.only_matches = args.only_matches;
         c.keep_foreign_tags = args.keep_foreign_tags;
+        c.tag_format = args.tag_format.into();
     })?;
     if configured.rules().is_empty() {
         bail!("no rules would be baked in, so the module would never tag anything");

@@ -16,6 +16,7 @@ const USAGE = `usage: trailtag-tag [OPTION]... < IN.ndjson > OUT.ndjson
   --validate          parse every record, so that malformed JSON is always reported
   --no-builtin-rules  load only the --rules files
   --rules FILE        load a rule file (.toml); repeatable
+  --tag-format NAME   how a match is written: trailtag (default), ecs or ocsf
   --summary           write the counts (JSON) on stderr at the end`;
 
 const BATCH_BYTES = 1 << 20;
@@ -27,6 +28,7 @@ function options() {
       validate: { type: 'boolean', default: false },
       'no-builtin-rules': { type: 'boolean', default: false },
       rules: { type: 'string', multiple: true, default: [] },
+      'tag-format': { type: 'string', default: 'trailtag' },
       summary: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -40,6 +42,7 @@ function config(args) {
     rules: args.rules.map((name) => ({ name, text: readFileSync(name, 'utf8') })),
     onlyMatches: args['only-matches'],
     validate: args.validate,
+    tagFormat: args['tag-format'],
   };
 }
 
