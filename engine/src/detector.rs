@@ -11,6 +11,7 @@
 //! (`tests/fast_path.rs`).
 
 use crate::context::ContextField;
+use crate::envelope::Shape;
 use crate::error::{Error, RuleError, RuleErrorKind};
 use crate::findings::{Detection, Findings, Reason, TAG_KEY, Unreadable, classify};
 use crate::frontend::examples::{
@@ -40,6 +41,9 @@ pub struct Options {
     /// Write the records inside an envelope (an EventBridge event's `detail`, the messages of a
     /// CloudWatch Logs payload …) one per line instead of the envelope with the tags inside it.
     pub unwrap: bool,
+    /// Read every record as this shape instead of recognising it (`crate::envelope`); what its
+    /// slots hold is still recognised. `None`: recognise each record.
+    pub input_shape: Option<Shape>,
 }
 
 /// What happened to one record.

@@ -337,7 +337,7 @@ impl Call<'_> {
     /// Decides, writes and counts one record (bare or an envelope); returns the verdict and
     /// whether anything was written.
     fn record(&mut self, index: u64, line: &[u8]) -> (Verdict, bool) {
-        match envelope::open(line) {
+        match envelope::open_as(line, self.options.input_shape) {
             (Shape::Record { cloudtrail }, _) => self.bare(index, line, cloudtrail),
             (Shape::Ecs, _) => self.projected(index, line, Shape::Ecs, Schema::Ecs),
             (Shape::Ocsf, _) => self.projected(index, line, Shape::Ocsf, Schema::Ocsf),

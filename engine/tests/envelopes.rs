@@ -387,3 +387,30 @@ mod fast_path_inside_envelopes {
         }
     }
 }
+
+#[test]
+fn a_forced_shape_is_read_whatever_the_record_looks_like() {
+    let group = data::cases()
+        .into_iter()
+        .find(|c| c.expect == ["iam_group_created"])
+        .unwrap()
+        .record;
+    let forced = |shape: &str| Options {
+        input_shape: trailtag_engine::envelope::Shape::forced(shape),
+        ..Options::default()
+    };
+    // An EventBridge event without `detail-type` (a producer that drops it) is not recognised,
+    // but read as one when forced.
+    let line = format!("{{\"detail\":{group}}}\n");
+    let (out, _) = tag(line.as_bytes(), &Options::default());
+    assert_eq!(out, line.as_bytes(), "not recognised");
+    let (out, report) = tag(line.as_bytes(), &forced("eventbridge"));
+    assert_eq!(data::records_in_output(&out), [vec!["iam_group_created".to_owned()]]);
+    assert_eq!(report.counts.envelopes_by_shape()["eventbridge"], 1);
+    // Forced to be a record, an envelope is decided as one (and its record is not found).
+    let line = format!("{{\"detail-type\":\"x\",\"detail\":{group}}}\n");
+    let (out, report) = tag(line.as_bytes(), &forced("record"));
+    assert_eq!(out, line.as_bytes());
+    assert_eq!(report.counts.cloudtrail_events, 0);
+    assert!(trailtag_engine::envelope::Shape::forced("nonsense").is_none());
+}

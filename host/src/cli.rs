@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use trailtag_engine::envelope::Shape;
 use trailtag_engine::output::TagFormat;
 
 pub use crate::pipeline::Abi;
@@ -100,6 +101,9 @@ pub struct FilterArgs {
     /// Keep a `trailtag` member a record arrives with when it matches nothing.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    #[command(flatten)]
+    pub input_shape: InputShapeArg,
     /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
     /// Findings (docs/tag-formats.md).
     #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
@@ -117,6 +121,24 @@ pub struct FilterArgs {
     /// The module and rules.
     #[command(flatten)]
     pub guest: GuestArgs,
+}
+
+/// `--input-shape`, shared by the commands that tag.
+#[derive(Debug, Clone, Args)]
+pub struct InputShapeArg {
+    /// Read every record as this shape (`record`, or an envelope: `eventbridge`, `firehose`, …)
+    /// instead of recognising each one; what an envelope holds is still recognised
+    /// (docs/ingest.md).
+    #[arg(long = "input-shape", value_name = "SHAPE",
+          value_parser = clap::builder::PossibleValuesParser::new(Shape::forced_codes()))]
+    pub code: Option<String>,
+}
+
+impl InputShapeArg {
+    /// The forced shape, if any.
+    pub fn shape(&self) -> Option<Shape> {
+        self.code.as_deref().and_then(Shape::forced)
+    }
 }
 
 /// `trailtag explain`
@@ -160,6 +182,9 @@ pub struct ModuleArgs {
     /// Keep a `trailtag` member a record arrives with when it matches nothing.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    #[command(flatten)]
+    pub input_shape: InputShapeArg,
     /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
     /// Findings (docs/tag-formats.md).
     #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
@@ -267,6 +292,9 @@ pub struct TagArgs {
     /// Not with `--abi fluent-bit`, whose filter returns one record per record.
     #[arg(long)]
     pub unwrap: bool,
+    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    #[command(flatten)]
+    pub input_shape: InputShapeArg,
     /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
     /// Findings (docs/tag-formats.md).
     #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]

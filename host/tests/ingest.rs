@@ -165,3 +165,22 @@ fn unwrap_is_refused_with_the_fluent_bit_abi() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("--unwrap"), "{}", run.stderr);
 }
+
+#[test]
+fn input_shape_forces_a_shape_and_refuses_an_unknown_one() {
+    let group = data::cases()
+        .into_iter()
+        .find(|c| c.expect == ["iam_group_created"])
+        .unwrap()
+        .record;
+    let line = format!("{{\"detail\":{group}}}\n");
+    let run = trailtag(&["tag", "--input-shape", "eventbridge"], line.as_bytes());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        data::records_in_output(&run.stdout),
+        [vec!["iam_group_created".to_owned()]]
+    );
+    let bad = trailtag(&["tag", "--input-shape", "nonsense"], line.as_bytes());
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("eventbridge"), "{}", bad.stderr);
+}

@@ -71,6 +71,15 @@ pub struct Config {
     /// Write the records inside an envelope one per line instead of the envelope tagged inside.
     #[serde(default)]
     pub unwrap: bool,
+    /// Read every record as this shape (`record` or an envelope's code, docs/ingest.md) instead
+    /// of recognising it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        alias = "inputShape",
+        with = "shape_code"
+    )]
+    pub input_shape: Option<Shape>,
     /// How a match is written: `trailtag` (the default), `ecs` or `ocsf`.
     #[serde(
         default,
@@ -108,6 +117,7 @@ impl Default for Config {
             validate: false,
             keep_foreign_tags: false,
             unwrap: false,
+            input_shape: None,
             tag_format: TagFormat::Trailtag,
             skip_invalid_rules: false,
             sigma_placeholders: BTreeMap::new(),
@@ -122,6 +132,36 @@ fn yes() -> bool {
 
 fn is_default_format(format: &TagFormat) -> bool {
     *format == TagFormat::default()
+}
+
+/// `input_shape` as its code.
+mod shape_code {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use trailtag_engine::envelope::Shape;
+
+    pub fn serialize<S: Serializer>(
+        shape: &Option<Shape>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match shape {
+            Some(shape) => serializer.serialize_str(shape.code()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Shape>, D::Error> {
+        let Some(code) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        Shape::forced(&code).map(Some).ok_or_else(|| {
+            D::Error::custom(format!(
+                "input_shape {code:?} is none of {}",
+                Shape::forced_codes().join(", ")
+            ))
+        })
+    }
 }
 
 /// One rule file in the configuration document.
@@ -171,6 +211,7 @@ impl Config {
             validate: self.validate,
             keep_foreign_tags: self.keep_foreign_tags,
             unwrap: self.unwrap,
+            input_shape: self.input_shape,
         }
     }
 

@@ -120,6 +120,21 @@ impl Shape {
         Shape::ENVELOPES.into_iter().find(|s| s.code() == code)
     }
 
+    /// The shape a user may force by code: `record` or an envelope's.
+    pub fn forced(code: &str) -> Option<Shape> {
+        match code {
+            "record" => Some(Shape::Record { cloudtrail: false }),
+            _ => Shape::from_code(code),
+        }
+    }
+
+    /// Every code [`Shape::forced`] accepts.
+    pub fn forced_codes() -> Vec<&'static str> {
+        let mut codes = vec!["record"];
+        codes.extend(Shape::ENVELOPES.iter().map(|s| s.code()));
+        codes
+    }
+
     /// The schema of a document read through a projection.
     pub fn schema(self) -> Option<Schema> {
         match self {
@@ -166,6 +181,20 @@ pub struct Slot {
 /// The shape of one document (a line, or what a slot holds). Cheap: see the module docs.
 pub fn classify(doc: &[u8]) -> Shape {
     open(doc).0
+}
+
+/// [`open`], with the shape `forced` when one is given: its slots are looked for, whatever the
+/// document looks like (a record forced stays a record, counted as CloudTrail when it has
+/// `eventSource` or `eventName`).
+pub fn open_as(doc: &[u8], forced: Option<Shape>) -> (Shape, Vec<Slot>) {
+    match forced {
+        None => open(doc),
+        Some(Shape::Record { .. }) => {
+            let cloudtrail = classify(doc) == Shape::Record { cloudtrail: true };
+            (Shape::Record { cloudtrail }, Vec::new())
+        }
+        Some(shape) => (shape, slots(doc, shape)),
+    }
 }
 
 /// The shape of `doc` and where its records sit, from one walk of its top-level members (none

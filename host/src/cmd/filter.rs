@@ -30,6 +30,7 @@ pub fn run(args: &FilterArgs) -> Result<ExitCode> {
     }
     let session = super::session(&args.guest, ModuleVariant::Simd, |config| {
         config.keep_foreign_tags = args.keep_foreign_tags;
+        config.input_shape = args.input_shape.shape();
         config.tag_format = args.tag_format.into();
     })?;
     let options = ResponderOptions {

@@ -40,6 +40,7 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
         config.validate = args.validate;
         config.keep_foreign_tags = args.keep_foreign_tags;
         config.unwrap = args.unwrap;
+        config.input_shape = args.input_shape.shape();
         config.tag_format = args.tag_format.into();
     })?;
     let sink = open_output(args.output.as_ref(), &args.files)?;
