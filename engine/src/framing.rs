@@ -54,7 +54,7 @@ pub fn sniff(head: &[u8]) -> Framing {
     let Some(line_end) = memchr::memchr(b'\n', &head[start..]).map(|i| start + i) else {
         return Framing::Lines;
     };
-    if matches!(first, b'{' | b'[') && !is_complete_value(&head[start..line_end]) {
+    if matches!(first, b'{' | b'[') && !is_one_complete_value(&head[start..line_end]) {
         match first {
             b'[' => Framing::Array,
             _ => Framing::Concatenated,
@@ -121,13 +121,20 @@ fn starts_records_array(head: &[u8], start: usize) -> bool {
     true
 }
 
-fn is_complete_value(line: &[u8]) -> bool {
+/// The line is exactly one complete value: NDJSON. Several on one line (a Splunk HEC batch,
+/// `{"event":…}{"event":…}`) are concatenated documents.
+/// (Junk after a value, such as a stray `}`, keeps the line a line: it is one unreadable record.)
+fn is_one_complete_value(line: &[u8]) -> bool {
     let mut splitter = Splitter::new(Framing::Concatenated, usize::MAX);
-    let mut records = 0;
+    let (mut records, mut documents) = (0, 0);
     splitter.push(line, &mut |piece| {
-        records += usize::from(matches!(piece, Piece::Record(_)))
+        if let Piece::Record(record) = piece {
+            records += 1;
+            documents += usize::from(matches!(record.first(), Some(b'{' | b'[')));
+        }
     });
-    records > 0 && splitter.state == State::Between
+    let several_documents = records > 1 && documents == records;
+    records > 0 && !several_documents && splitter.state == State::Between
 }
 
 /// A JSON document written across lines, as one line: its top-level values joined, with line
@@ -420,6 +427,10 @@ mod tests {
         assert_eq!(sniff(b" {\n \"Records\" : [ {}"), Framing::RecordsArray);
         assert_eq!(sniff(b"[\n  {\"eventName\": \"x\"},\n"), Framing::Array);
         assert_eq!(sniff(b"[{\"eventName\":\"x\"}]\n[]"), Framing::Lines);
+        assert_eq!(
+            sniff(b"{\"event\":{}}{\"event\":{}}\n"),
+            Framing::Concatenated
+        );
         assert_eq!(sniff(b"{\"eventName\":\"x\"}\n{}"), Framing::Lines);
         assert_eq!(sniff(b"{\n  \"version\": \"0\",\n"), Framing::Concatenated);
         assert_eq!(sniff(b"not json\n"), Framing::Lines);

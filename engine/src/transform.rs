@@ -498,7 +498,8 @@ impl Call<'_> {
             let opened = match Opened::decode(doc, &slot) {
                 Ok(opened) => opened,
                 Err(why) => {
-                    walk.cannot_open(&doc[slot.span.clone()], bad_envelope(why));
+                    let raw = doc.get(slot.span.clone()).unwrap_or_default();
+                    walk.cannot_open(raw, bad_envelope(why));
                     continue;
                 }
             };

@@ -405,7 +405,10 @@ fn a_forced_shape_is_read_whatever_the_record_looks_like() {
     let (out, _) = tag(line.as_bytes(), &Options::default());
     assert_eq!(out, line.as_bytes(), "not recognised");
     let (out, report) = tag(line.as_bytes(), &forced("eventbridge"));
-    assert_eq!(data::records_in_output(&out), [vec!["iam_group_created".to_owned()]]);
+    assert_eq!(
+        data::records_in_output(&out),
+        [vec!["iam_group_created".to_owned()]]
+    );
     assert_eq!(report.counts.envelopes_by_shape()["eventbridge"], 1);
     // Forced to be a record, an envelope is decided as one (and its record is not found).
     let line = format!("{{\"detail-type\":\"x\",\"detail\":{group}}}\n");
@@ -413,4 +416,29 @@ fn a_forced_shape_is_read_whatever_the_record_looks_like() {
     assert_eq!(out, line.as_bytes());
     assert_eq!(report.counts.cloudtrail_events, 0);
     assert!(trailtag_engine::envelope::Shape::forced("nonsense").is_none());
+}
+
+#[test]
+fn every_prefix_of_every_shape_passes_through_without_a_panic() {
+    let record = data::cases()
+        .into_iter()
+        .find(|c| c.expect == ["iam_group_created"])
+        .unwrap()
+        .record;
+    let detector = Detector::builtin().unwrap();
+    let mut scratch = Scratch::default();
+    for envelope in wrappings(&[record.clone(), record]) {
+        let bytes = envelope.as_bytes();
+        for end in (0..bytes.len()).step_by(3) {
+            for options in [Options::default(), unwrap()] {
+                let mut out = Vec::new();
+                let report =
+                    detector.transform_ndjson(&bytes[..end], &options, &mut scratch, &mut out);
+                assert_eq!(
+                    report.counts.records_in,
+                    u64::from(end > 0 && !bytes[..end].iter().all(u8::is_ascii_whitespace))
+                );
+            }
+        }
+    }
 }

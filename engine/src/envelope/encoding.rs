@@ -46,7 +46,9 @@ pub struct Opened<'d> {
 impl<'d> Opened<'d> {
     /// Decodes the content of `slot` in `doc`, or says why it cannot be opened.
     pub fn decode(doc: &'d [u8], slot: &Slot) -> Result<Self, String> {
-        let raw = &doc[slot.span.clone()];
+        let raw = doc
+            .get(slot.span.clone())
+            .ok_or_else(|| "a slot past the end of the document".to_owned())?;
         let (content, gzip) = match slot.encoding {
             Encoding::Json => (Cow::Borrowed(raw), false),
             Encoding::JsonString => (Cow::Owned(unescape(raw)?.into_bytes()), false),

@@ -342,8 +342,10 @@ impl<'d> Object<'d> {
             .rev()
             .find(|m| self.key(m) == name.as_bytes())?;
         let colon = skip_ws(self.doc, self.offset + member.key_end);
-        let start = skip_ws(self.doc, colon + 1);
-        Some(start..self.offset + member.end)
+        // A truncated document can end anywhere: spans never reach past it.
+        let end = (self.offset + member.end).min(self.doc.len());
+        let start = skip_ws(self.doc, colon + 1).min(end);
+        Some(start..end)
     }
 
     /// The first byte of the value of `name`.
@@ -399,7 +401,7 @@ impl<'d> Object<'d> {
             return false;
         };
         matches!(
-            &self.doc[span],
+            self.doc.get(span).unwrap_or_default(),
             b"\"aws:sqs\"" | b"\"aws:sns\"" | b"\"aws:kinesis\""
         )
     }

@@ -53,7 +53,8 @@ fn skip_container(bytes: &[u8], i: usize) -> usize {
             }
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
-                depth -= 1;
+                // A stray closer where a value was expected ends that value (garbage in).
+                depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return j + 1;
                 }
