@@ -353,9 +353,9 @@ impl Call<'_> {
         shape: Shape,
         schema: Schema,
     ) -> (Verdict, bool) {
-        let (verdict, rebuilt) = match self.decide_projection(line, schema) {
-            Ok(decided) => decided,
-            Err(unreadable) => (Verdict::Unreadable(unreadable), None),
+        let (verdict, cloudtrail, rebuilt) = match self.decide_projection(line, schema) {
+            Ok((decided, rebuilt)) => (decided.verdict, decided.cloudtrail, rebuilt),
+            Err(unreadable) => (Verdict::Unreadable(unreadable), false, None),
         };
         let tagged = verdict == Verdict::Tagged;
         let written = !self.options.only_matches || tagged;
@@ -376,7 +376,7 @@ impl Call<'_> {
         }
         if !matches!(verdict, Verdict::Unreadable(_)) {
             counts.events += 1;
-            counts.cloudtrail_events += 1;
+            counts.cloudtrail_events += u64::from(cloudtrail);
             counts.events_tagged += u64::from(tagged);
         }
         self.report_line(index, &verdict, matched, foreign_tags, u64::from(written));
@@ -389,17 +389,23 @@ impl Call<'_> {
         &mut self,
         doc: &[u8],
         schema: Schema,
-    ) -> Result<(Verdict, Option<Vec<u8>>), Unreadable> {
-        let raw = envelope::project(doc, schema).map_err(bad_envelope)?;
-        let verdict = self.detector.detect(&raw, self.options, self.scratch);
+    ) -> Result<(Decided, Option<Vec<u8>>), Unreadable> {
+        let projection = envelope::project(doc, schema).map_err(bad_envelope)?;
+        let verdict = self
+            .detector
+            .detect(&projection.record, self.options, self.scratch);
         if let Verdict::Unreadable(unreadable) = verdict {
             return Err(unreadable);
         }
-        if verdict != Verdict::Tagged && self.scratch.findings().foreign_tags() == 0 {
-            return Ok((verdict, None));
+        let decided = Decided {
+            verdict,
+            cloudtrail: projection.cloudtrail,
+        };
+        if decided.verdict != Verdict::Tagged && self.scratch.findings().foreign_tags() == 0 {
+            return Ok((decided, None));
         }
         let out = self.written(doc);
-        Ok((verdict, Some(out)))
+        Ok((decided, Some(out)))
     }
 
     fn bare(&mut self, index: u64, line: &[u8], cloudtrail: bool) -> (Verdict, bool) {
@@ -539,15 +545,16 @@ impl Call<'_> {
     }
 
     fn inner_projected(&mut self, doc: &[u8], schema: Schema, walk: &mut Walk) -> Option<Vec<u8>> {
-        let (verdict, rebuilt) = match self.decide_projection(doc, schema) {
+        let (decided, rebuilt) = match self.decide_projection(doc, schema) {
             Ok(decided) => decided,
             Err(unreadable) => {
                 walk.cannot_open(doc, unreadable);
                 return None;
             }
         };
+        let verdict = decided.verdict;
         walk.events += 1;
-        walk.cloudtrail_events += 1;
+        walk.cloudtrail_events += u64::from(decided.cloudtrail);
         let findings = self.scratch.findings();
         let tagged = verdict == Verdict::Tagged;
         if tagged {
@@ -638,6 +645,12 @@ impl Call<'_> {
             report.foreign_tags.push(index);
         }
     }
+}
+
+/// A projection's verdict, and whether the document was CloudTrail's.
+struct Decided {
+    verdict: Verdict,
+    cloudtrail: bool,
 }
 
 fn bad_envelope(why: String) -> Unreadable {

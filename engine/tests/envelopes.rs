@@ -442,3 +442,16 @@ fn every_prefix_of_every_shape_passes_through_without_a_panic() {
         }
     }
 }
+
+#[test]
+fn an_ecs_document_of_another_dataset_is_not_counted_as_cloudtrail() {
+    let app_log = r#"{"@timestamp":"2024-01-01T00:00:00Z","event":{"action":"login","dataset":"app.auth"},"message":"ok"}"#;
+    let (out, report) = tag(format!("{app_log}\n").as_bytes(), &Options::default());
+    assert_eq!(out, format!("{app_log}\n").as_bytes(), "left as it came");
+    assert_eq!(report.counts.envelopes_by_shape()["ecs"], 1);
+    assert_eq!(
+        (report.counts.events, report.counts.cloudtrail_events),
+        (1, 0),
+        "read, but not CloudTrail"
+    );
+}

@@ -28,7 +28,7 @@ mod encoding;
 mod projection;
 
 pub use encoding::{MAX_UNPACKED, Opened};
-pub use projection::{Schema, project};
+pub use projection::{Projection, Schema, project};
 
 use std::ops::Range;
 

@@ -147,18 +147,31 @@ pub enum Schema {
     Ocsf,
 }
 
-/// The raw CloudTrail record `doc` (in `schema`) corresponds to, as JSON text.
-pub fn project(doc: &[u8], schema: Schema) -> Result<Vec<u8>, String> {
+/// What a document in another schema stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projection {
+    /// The raw CloudTrail record it corresponds to, as JSON text.
+    pub record: Vec<u8>,
+    /// Whether that record names its service (`eventSource`, from ECS's `event.provider` or
+    /// OCSF's `api.service.name`): an ECS document of another dataset (an application's log
+    /// with an `event.action`) is read the same way but does not count as CloudTrail.
+    pub cloudtrail: bool,
+}
+
+/// The raw CloudTrail record `doc` (in `schema`) corresponds to.
+pub fn project(doc: &[u8], schema: Schema) -> Result<Projection, String> {
     let document: Value =
         serde_json::from_slice(doc).map_err(|e| format!("a document that cannot be read: {e}"))?;
     let mut record = match schema {
         Schema::Ecs => ecs_record(&document)?,
         Schema::Ocsf => ocsf_record(&document),
     };
+    let cloudtrail = record.get("eventSource").is_some_and(Value::is_string);
     if let Some(tag) = document.get(TAG_KEY) {
         record.insert(TAG_KEY.to_owned(), tag.clone());
     }
-    serde_json::to_vec(&Value::Object(record)).map_err(|e| e.to_string())
+    let record = serde_json::to_vec(&Value::Object(record)).map_err(|e| e.to_string())?;
+    Ok(Projection { record, cloudtrail })
 }
 
 fn ecs_record(document: &Value) -> Result<Map<String, Value>, String> {
