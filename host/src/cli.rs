@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use trailtag_engine::envelope::Shape;
 use trailtag_engine::output::TagFormat;
+use trailtag_plugin::codec::Config;
 
 pub use crate::pipeline::Abi;
 pub use crate::protocol::Protocol;
@@ -98,16 +99,9 @@ pub struct FilterArgs {
     /// as replies.
     #[arg(long, value_name = "FILE", required_if_eq("protocol", "mmexternal"))]
     pub log: Option<PathBuf>,
-    /// Keep a `trailtag` member a record arrives with when it matches nothing.
-    #[arg(long)]
-    pub keep_foreign_tags: bool,
-    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    /// How records are read and tags written.
     #[command(flatten)]
-    pub input_shape: InputShapeArg,
-    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
-    /// Findings (docs/tag-formats.md).
-    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
-    pub tag_format: TagFormatArg,
+    pub record: RecordArgs,
     /// Lines longer than this are passed through unevaluated, without being held in memory.
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_record: u64,
@@ -121,6 +115,32 @@ pub struct FilterArgs {
     /// The module and rules.
     #[command(flatten)]
     pub guest: GuestArgs,
+}
+
+/// How the commands that tag (`tag`, `filter`, `module`) read records and write tags.
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// Keep a `trailtag` member a record arrives with when it matches nothing (for chained
+    /// deployments). By default such members are removed, so that a tag downstream always means
+    /// this pass wrote it.
+    #[arg(long)]
+    pub keep_foreign_tags: bool,
+    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    #[command(flatten)]
+    pub input_shape: InputShapeArg,
+    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
+    /// Findings (docs/tag-formats.md).
+    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
+    pub tag_format: TagFormatArg,
+}
+
+impl RecordArgs {
+    /// Sets the configuration keys these options stand for.
+    pub fn apply(&self, config: &mut Config) {
+        config.keep_foreign_tags = self.keep_foreign_tags;
+        config.input_shape = self.input_shape.shape();
+        config.tag_format = self.tag_format.into();
+    }
 }
 
 /// `--input-shape`, shared by the commands that tag.
@@ -179,16 +199,9 @@ pub struct ModuleArgs {
     /// Write only tagged records (the module's `only_matches` option).
     #[arg(long)]
     pub only_matches: bool,
-    /// Keep a `trailtag` member a record arrives with when it matches nothing.
-    #[arg(long)]
-    pub keep_foreign_tags: bool,
-    /// Read every record as this shape instead of recognising it (docs/ingest.md).
+    /// How records are read and tags written.
     #[command(flatten)]
-    pub input_shape: InputShapeArg,
-    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
-    /// Findings (docs/tag-formats.md).
-    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
-    pub tag_format: TagFormatArg,
+    pub record: RecordArgs,
     /// The base module and the rules to bake in (`--module-variant` defaults to `portable`, the
     /// module Fluent Bit loads).
     #[command(flatten)]
@@ -281,24 +294,15 @@ pub struct TagArgs {
     /// Which of the module's ABIs to drive.
     #[arg(long, value_enum, default_value_t = Abi::Raw)]
     pub abi: Abi,
-    /// Keep a `trailtag` member a record arrives with when it matches nothing (for chained
-    /// deployments). By default such members are removed, so that a tag downstream always means
-    /// this pass wrote it.
-    #[arg(long)]
-    pub keep_foreign_tags: bool,
+    /// How records are read and tags written.
+    #[command(flatten)]
+    pub record: RecordArgs,
     /// Write the CloudTrail records inside envelopes (EventBridge events, CloudWatch Logs and
     /// Firehose payloads, Splunk HEC events, a shipper's `log` string …) one per line, instead of
     /// each envelope with the tags written inside it (docs/ingest.md).
     /// Not with `--abi fluent-bit`, whose filter returns one record per record.
     #[arg(long)]
     pub unwrap: bool,
-    /// Read every record as this shape instead of recognising it (docs/ingest.md).
-    #[command(flatten)]
-    pub input_shape: InputShapeArg,
-    /// How a match is written: the native `trailtag` member, ECS alert fields, or OCSF Detection
-    /// Findings (docs/tag-formats.md).
-    #[arg(long, value_enum, default_value_t = TagFormatArg::Trailtag)]
-    pub tag_format: TagFormatArg,
     /// Longest a record read from a slow input (a pipe, `tail -f`) waits for more input before it
     /// is processed and written.
     #[arg(long, value_name = "DURATION", default_value = "100ms", value_parser = parse_duration)]

@@ -433,19 +433,15 @@ impl<'d> Pipeline<'d> {
     /// Adds a call's counts and reports its unreadable records.
     fn accept(&mut self, report: &BatchReport, first: Origin) {
         self.totals.counts.add(&report.counts);
-        for line in &report.unreadable {
+        let whole = report
+            .unreadable
+            .iter()
+            .map(|l| (l, "", "passed through unchanged"));
+        let inside = (report.unreadable_inside.iter())
+            .map(|l| (l, "inside the envelope: ", "left as it is"));
+        for (line, prefix, outcome) in whole.chain(inside) {
             let message = format!(
-                "{}:{}: {}; passed through unchanged",
-                self.position.input,
-                first.advanced(line.line),
-                line.message
-            );
-            self.diagnostics
-                .diagnostic(Diagnostic::Unreadable, &message);
-        }
-        for line in &report.unreadable_inside {
-            let message = format!(
-                "{}:{}: inside the envelope: {}; left as it is",
+                "{}:{}: {prefix}{}; {outcome}",
                 self.position.input,
                 first.advanced(line.line),
                 line.message

@@ -29,9 +29,7 @@ pub fn run(args: &FilterArgs) -> Result<ExitCode> {
         redirect_stderr(log)?;
     }
     let session = super::session(&args.guest, ModuleVariant::Simd, |config| {
-        config.keep_foreign_tags = args.keep_foreign_tags;
-        config.input_shape = args.input_shape.shape();
-        config.tag_format = args.tag_format.into();
+        args.record.apply(config);
     })?;
     let options = ResponderOptions {
         protocol: args.protocol,

@@ -41,14 +41,10 @@ pub fn run(args: &ModuleArgs) -> Result<ExitCode> {
     };
     let (mut config, _) = super::config(guest)?;
     config.only_matches = args.only_matches;
-    config.keep_foreign_tags = args.keep_foreign_tags;
-    config.input_shape = args.input_shape.shape();
-    config.tag_format = args.tag_format.into();
+    args.record.apply(&mut config);
     let configured = super::session_allowing_no_rules(guest, ModuleVariant::Portable, |c| {
         c.only_matches = args.only_matches;
-        c.keep_foreign_tags = args.keep_foreign_tags;
-        c.input_shape = args.input_shape.shape();
-        c.tag_format = args.tag_format.into();
+        args.record.apply(c);
     })?;
     if configured.rules().is_empty() {
         bail!("no rules would be baked in, so the module would never tag anything");

@@ -38,10 +38,8 @@ pub fn run(args: &TagArgs) -> Result<ExitCode> {
     let session = super::session(&args.guest, variant, |config| {
         config.only_matches = args.only_matches;
         config.validate = args.validate;
-        config.keep_foreign_tags = args.keep_foreign_tags;
+        args.record.apply(config);
         config.unwrap = args.unwrap;
-        config.input_shape = args.input_shape.shape();
-        config.tag_format = args.tag_format.into();
     })?;
     let sink = open_output(args.output.as_ref(), &args.files)?;
     let sources = input::sources(&args.files);
