@@ -10,6 +10,8 @@
     reason = "a test fails by panicking"
 )]
 
+mod common;
+
 use std::process::Command;
 
 use trailtag_conformance as data;
@@ -42,8 +44,7 @@ fn run(abi: &str) -> (i32, Vec<u8>, String) {
 }
 
 fn run_with(abi: &str, extra: &[&str]) -> (i32, Vec<u8>, String) {
-    let dir = std::env::temp_dir().join(format!("trailtag-faults-{}-{abi}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir(&format!("faults-{abi}"));
     let file = dir.join("input.ndjson");
     std::fs::write(&file, input()).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_trailtag"))
@@ -151,8 +152,7 @@ fn with_only_matches_records_that_were_not_evaluated_are_still_written() {
 
 #[test]
 fn without_the_hooks_the_markers_are_only_data() {
-    let dir = std::env::temp_dir().join(format!("trailtag-nofaults-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("nofaults");
     let file = dir.join("input.ndjson");
     std::fs::write(&file, input()).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_trailtag"))

@@ -17,15 +17,24 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use trailtag_conformance as data;
 
-fn dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| temp_dir("hostile")).clone()
+/// An input file in its own scratch directory, removed when the test is done with it.
+struct Input {
+    _dir: common::Scratch,
+    path: PathBuf,
 }
 
-fn file(name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir().join(name);
+impl std::ops::Deref for Input {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn file(name: &str, bytes: &[u8]) -> Input {
+    let dir = temp_dir(&format!("hostile-{name}"));
+    let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    Input { _dir: dir, path }
 }
 
 fn tag(args: &[&str], path: &Path) -> Run {

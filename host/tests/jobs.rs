@@ -58,7 +58,8 @@ fn run(file: &std::path::Path, jobs: &str) -> (i32, Vec<u8>, String) {
 
 #[test]
 fn parallel_instances_write_what_one_instance_writes() {
-    let file = temp_dir("jobs").join("input.ndjson");
+    let dir = temp_dir("jobs");
+    let file = dir.join("input.ndjson");
     std::fs::write(&file, input()).unwrap();
     let (code, one, one_err) = run(&file, "1");
     assert_eq!(code, 2, "guest faults make the run partial: {one_err}");

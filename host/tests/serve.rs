@@ -16,7 +16,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use trailtag::bench::client::{Http, Sidecar, metric, tcp_roundtrip};
 use trailtag_conformance as data;
@@ -205,7 +205,7 @@ fn metrics_count_records_tags_rules_unreadable_faults_oversized_and_connections(
 }
 
 /// A rules directory holding a copy of one of the repository's rules.
-fn rules_dir(name: &str, rule: &str) -> PathBuf {
+fn rules_dir(name: &str, rule: &str) -> common::Scratch {
     let dir = common::temp_dir(name);
     set_rule(&dir, rule);
     dir

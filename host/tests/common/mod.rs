@@ -71,12 +71,35 @@ pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
-/// A fresh, empty directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed with everything in it when dropped: the
+/// suite runs hundreds of times on a shared machine and must not leave its inputs behind.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty directory for one test (see [`Scratch`]).
+pub fn temp_dir(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("trailtag-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    Scratch(dir)
 }
 
 /// A hang guard, not a speed requirement: an answer comes in milliseconds.
