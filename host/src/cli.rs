@@ -83,6 +83,17 @@ pub struct ServeArgs {
     /// Keep a `trailtag` member a record arrives with when it matches nothing.
     #[arg(long)]
     pub keep_foreign_tags: bool,
+    /// Also deliver every tagged line to a downstream, `tcp://HOST:PORT` (NDJSON on a connection)
+    /// or `http://HOST:PORT/PATH` (NDJSON POSTs), and answer a client only once the downstream
+    /// took its lines: an HTTP request then gets `200` with an empty body, or `503` with the
+    /// reason; a TCP connection is answered line by line as its lines are taken, and closed when
+    /// they cannot be. For shippers that discard what their sinks are answered (Vector).
+    #[arg(long, value_name = "URL")]
+    pub forward: Option<crate::serve::forward::Target>,
+    /// How long connecting to the `--forward` downstream, each write to it and its answer may
+    /// take before the delivery fails.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, requires = "forward")]
+    pub forward_timeout: Duration,
     /// The module and rules (the rule paths are read again on SIGHUP).
     #[command(flatten)]
     pub guest: GuestArgs,

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::ServeArgs;
 use crate::input;
 use crate::runtime::ModuleVariant;
+use crate::serve::forward::Forwarder;
 use crate::serve::metrics::Metrics;
 use crate::serve::pool::Pool;
 use crate::serve::stream::Streams;
@@ -39,6 +40,10 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
         usize::from,
     );
     let pool = Pool::start(session, workers, Arc::clone(&metrics))?;
+    let forward = args.forward.clone().map(|target| {
+        let metrics = Arc::clone(&metrics);
+        Arc::new(Forwarder::new(target, args.forward_timeout, metrics))
+    });
     let streams = Arc::new(Streams {
         pool: Arc::new(pool),
         metrics,
@@ -46,6 +51,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode> {
             .unwrap_or(usize::MAX)
             .max(input::READ_BUFFER),
         window: usize::from(args.window),
+        forward,
     });
     let options = ServeOptions {
         tcp: args.listen,

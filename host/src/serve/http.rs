@@ -13,6 +13,13 @@
 //! does not read its response stops its request body being read. Once the status line is sent a
 //! failure can only cut the response short (the chunked body then ends without its last chunk,
 //! which every client reports as an error), so nothing is ever silently half-answered.
+//!
+//! With `--forward` a tag request is answered differently: its lines are tagged into one delivery
+//! to the downstream ([`super::forward`]), and the status comes only at the end, when it is known:
+//! `200` with an empty body once the downstream took every line, `503` with the reason when it
+//! did not (a shipper retries a 503), `500` when the module could not go on. The tagged lines are
+//! not sent back as well: they would have to be held whole until the status is known, and the
+//! shippers that need `--forward` discard response bodies anyway.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +33,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::watch;
 use tokio_util::io::{ReaderStream, StreamReader};
 
+use super::answers::{Echo, ForwardAll};
+use super::forward::{Forwarder, forward_failure};
 use super::metrics::Metrics;
 use super::stream::Streams;
 
@@ -56,7 +65,10 @@ pub async fn route(
 ) -> Result<Response<Body>, Infallible> {
     let metrics = &streams.metrics;
     let response = match (request.uri().path(), request.method()) {
-        (TAG_PATH, &Method::POST) => tag(request, Arc::clone(&streams), name),
+        (TAG_PATH, &Method::POST) => match streams.forward.clone() {
+            None => tag(request, Arc::clone(&streams), name),
+            Some(forwarder) => tag_forwarded(request, Arc::clone(&streams), name, forwarder).await,
+        },
         (METRICS_PATH, &Method::GET) => whole(StatusCode::OK, PROMETHEUS, metrics.render()),
         (HEALTH_PATH, &Method::GET) => text(StatusCode::OK, "ok\n"),
         (READY_PATH, &Method::GET) => readiness(metrics),
@@ -70,19 +82,24 @@ pub async fn route(
     Ok(response)
 }
 
-/// Streams the request body through the pool into the response body.
-fn tag(request: Request<Incoming>, streams: Arc<Streams>, name: Arc<str>) -> Response<Body> {
+/// The request body as a reader.
+fn body_reader(request: Request<Incoming>) -> impl tokio::io::AsyncRead + Unpin {
     let body = request
         .into_body()
         .into_data_stream()
         .map_err(std::io::Error::other);
-    let reader = StreamReader::new(body);
+    StreamReader::new(body)
+}
+
+/// Streams the request body through the pool into the response body.
+fn tag(request: Request<Incoming>, streams: Arc<Streams>, name: Arc<str>) -> Response<Body> {
+    let reader = body_reader(request);
     let (writer, response) = tokio::io::duplex(RESPONSE_PIPE);
     // A request is answered whole, even while the server drains: it never sees a stop.
     let (_keep, stop) = watch::channel(false);
     tokio::spawn(async move {
         let _keep = _keep;
-        if let Err(error) = streams.answer(name, reader, writer, stop).await {
+        if let Err(error) = streams.answer(name, reader, Echo(writer), stop).await {
             log_stream_error(&error);
         }
     });
@@ -92,6 +109,36 @@ fn tag(request: Request<Incoming>, streams: Arc<Streams>, name: Arc<str>) -> Res
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(NDJSON));
     response
+}
+
+/// Tags the request body into one delivery downstream; the status says whether it was taken.
+async fn tag_forwarded(
+    request: Request<Incoming>,
+    streams: Arc<Streams>,
+    name: Arc<str>,
+    forwarder: Arc<Forwarder>,
+) -> Response<Body> {
+    let reader = body_reader(request);
+    let (_keep, stop) = watch::channel(false);
+    let answers = ForwardAll(forwarder.delivery());
+    match streams.answer(name, reader, answers, stop).await {
+        Ok(()) => whole(StatusCode::OK, NDJSON, String::new()),
+        Err(error) => match forward_failure(&error) {
+            Some(failure) => whole(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                format!("{failure}; the request was not taken, send it again\n"),
+            ),
+            None => {
+                log_stream_error(&error);
+                whole(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8",
+                    format!("not tagged: {error}\n"),
+                )
+            }
+        },
+    }
 }
 
 fn log_stream_error(error: &std::io::Error) {

@@ -66,6 +66,17 @@ struct Counters {
     last_reload_ok: bool,
     rules_loaded: u64,
     draining: bool,
+    forward: Option<Forwarding>,
+}
+
+/// What `--forward` counts.
+#[derive(Debug, Default)]
+struct Forwarding {
+    lines: u64,
+    delivered: u64,
+    failed: u64,
+    connections: u64,
+    down: bool,
 }
 
 /// The sidecar's counters, shared by every connection and worker.
@@ -151,6 +162,37 @@ impl Metrics {
         c.last_reload_ok = false;
     }
 
+    /// Tagged lines are forwarded: the forwarding counters are rendered from now on.
+    pub fn forwarding(&self) {
+        self.lock().forward.get_or_insert_default();
+    }
+
+    fn forward(&self, count: impl FnOnce(&mut Forwarding)) {
+        count(self.lock().forward.get_or_insert_default());
+    }
+
+    /// A delivery of `lines` lines was taken by the downstream.
+    pub fn forwarded(&self, lines: u64) {
+        self.forward(|f| {
+            f.lines += lines;
+            f.delivered += 1;
+            f.down = false;
+        });
+    }
+
+    /// A delivery failed.
+    pub fn forward_failed(&self) {
+        self.forward(|f| {
+            f.failed += 1;
+            f.down = true;
+        });
+    }
+
+    /// A connection to the downstream was opened.
+    pub fn forward_connected(&self) {
+        self.forward(|f| f.connections += 1);
+    }
+
     /// The server stopped accepting and is answering what it has read.
     pub fn drain(&self) {
         self.lock().draining = true;
@@ -181,6 +223,9 @@ impl Metrics {
         render_records(&c, &mut out);
         render_latency(&c, &mut out);
         render_server(&c, ready, &mut out);
+        if let Some(forward) = &c.forward {
+            render_forward(forward, &mut out);
+        }
         out
     }
 }
@@ -201,6 +246,13 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     family(out, name, "gauge", help);
     sample(out, name, "", value);
+}
+
+/// A counter with a `result` label: `[ok, failed]`.
+fn per_result(out: &mut String, name: &str, help: &str, [ok, failed]: [u64; 2]) {
+    family(out, name, "counter", help);
+    sample(out, name, "{result=\"ok\"}", ok);
+    sample(out, name, "{result=\"failed\"}", failed);
 }
 
 /// A label value, escaped as the text format requires.
@@ -318,15 +370,12 @@ fn render_server(c: &Counters, ready: bool, out: &mut String) {
             sample(out, name, &labels, values[listener.index()]);
         }
     }
-    let name = "trailtag_reloads_total";
-    family(
+    per_result(
         out,
-        name,
-        "counter",
+        "trailtag_reloads_total",
         "Rule reloads (SIGHUP), per result; a failed one keeps the rules in force.",
+        [c.reloads_ok, c.reloads_failed],
     );
-    sample(out, name, "{result=\"ok\"}", c.reloads_ok);
-    sample(out, name, "{result=\"failed\"}", c.reloads_failed);
     gauge(
         out,
         "trailtag_last_reload_ok",
@@ -344,6 +393,33 @@ fn render_server(c: &Counters, ready: bool, out: &mut String) {
         "trailtag_ready",
         "1 when rules are loaded and the server is not draining (as GET /readyz).",
         u64::from(ready),
+    );
+}
+
+fn render_forward(f: &Forwarding, out: &mut String) {
+    counter(
+        out,
+        "trailtag_forwarded_lines_total",
+        "Tagged lines the --forward downstream took (in deliveries that succeeded).",
+        f.lines,
+    );
+    per_result(
+        out,
+        "trailtag_forward_deliveries_total",
+        "Deliveries to the --forward downstream (an HTTP request, a TCP batch), per result.",
+        [f.delivered, f.failed],
+    );
+    counter(
+        out,
+        "trailtag_forward_connections_total",
+        "Connections opened to the --forward downstream (the first and every reconnection).",
+        f.connections,
+    );
+    gauge(
+        out,
+        "trailtag_forward_up",
+        "0 after a delivery to the --forward downstream failed, until one succeeds.",
+        u64::from(!f.down),
     );
 }
 
@@ -406,6 +482,28 @@ mod tests {
         assert_eq!(value(&text, "trailtag_reloads_total{result=\"ok\"}"), 1.0);
         assert_eq!(value(&text, "trailtag_last_reload_ok"), 1.0);
         assert_eq!(value(&text, "trailtag_rules_loaded"), 2.0);
+    }
+
+    #[test]
+    fn forwarding_is_rendered_only_when_configured_and_follows_the_last_delivery() {
+        let metrics = Metrics::new(1);
+        assert!(!metrics.render().contains("trailtag_forward"));
+        metrics.forwarding();
+        metrics.forward_connected();
+        metrics.forwarded(3);
+        metrics.forward_failed();
+        let text = metrics.render();
+        assert_eq!(value(&text, "trailtag_forwarded_lines_total"), 3.0);
+        let deliveries = "trailtag_forward_deliveries_total";
+        assert_eq!(value(&text, &format!("{deliveries}{{result=\"ok\"}}")), 1.0);
+        assert_eq!(
+            value(&text, &format!("{deliveries}{{result=\"failed\"}}")),
+            1.0
+        );
+        assert_eq!(value(&text, "trailtag_forward_connections_total"), 1.0);
+        assert_eq!(value(&text, "trailtag_forward_up"), 0.0);
+        metrics.forwarded(1);
+        assert_eq!(value(&metrics.render(), "trailtag_forward_up"), 1.0);
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! - [`cutter`]: a connection's bytes into whole-line batches and oversized pieces;
 //! - [`stream`]: one stream (a TCP connection, an HTTP request body) answered in order through a
 //!   bounded window: a slow client slows only itself;
+//! - [`answers`]: where a stream's answers go: back to the client, or on to the downstream first;
+//! - [`forward`]: `--forward`, the downstream the tagged lines are delivered to before a client is
+//!   acknowledged (for shippers that discard what their sinks are answered, such as Vector);
 //! - [`http`]: the HTTP routes (`POST /v1/tag`, `GET /metrics`, `/healthz`, `/readyz`);
 //! - [`metrics`]: the counters and their Prometheus text.
 //!
@@ -23,7 +26,9 @@
 //!   sent until then, then closed; every HTTP request in progress is answered whole. Then the
 //!   process exits 0, or 1 if `--drain-timeout` ran out first.
 
+pub mod answers;
 pub mod cutter;
+pub mod forward;
 pub mod http;
 pub mod metrics;
 pub mod pool;
@@ -45,6 +50,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
+use answers::{Echo, ForwardThenEcho};
+use forward::forward_failure;
 use metrics::Listener;
 use stream::Streams;
 
@@ -86,6 +93,12 @@ pub async fn serve(streams: Arc<Streams>, options: ServeOptions, load: Loader) -
             Arc::clone(&streams),
             stop.clone(),
         )));
+    }
+    if let Some(forwarder) = &streams.forward {
+        log(&format!(
+            "forwarding tagged lines to {}; a request is answered once they are taken",
+            forwarder.target()
+        ));
     }
     log(&format!(
         "ready: {} rules in force",
@@ -220,12 +233,29 @@ async fn tcp_connection(
     let _ = socket.set_nodelay(true);
     let name: Arc<str> = Arc::from(format!("tcp {peer}"));
     let (reader, writer) = socket.into_split();
-    if let Err(error) = streams
-        .answer(Arc::clone(&name), reader, writer, stop)
-        .await
-        && !client_went_away(&error)
-    {
-        log(&format!("{name}: {error}"));
+    let client = Echo(writer);
+    let answered = match &streams.forward {
+        None => {
+            streams
+                .answer(Arc::clone(&name), reader, client, stop)
+                .await
+        }
+        Some(forwarder) => {
+            let delivery = forwarder.delivery();
+            let answers = ForwardThenEcho { delivery, client };
+            streams
+                .answer(Arc::clone(&name), reader, answers, stop)
+                .await
+        }
+    };
+    match answered {
+        Err(error) if forward_failure(&error).is_some() => {
+            log(&format!(
+                "{name}: closed, its unanswered lines not taken: {error}"
+            ));
+        }
+        Err(error) if !client_went_away(&error) => log(&format!("{name}: {error}")),
+        _ => {}
     }
     streams.metrics.closed(Listener::Tcp);
 }

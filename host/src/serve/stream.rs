@@ -11,15 +11,20 @@
 //!   most `window` batches and one unfinished line for it;
 //! - a stop signal (SIGTERM) ends the reading half as if the stream had ended: what was read is
 //!   answered and flushed, then the stream is closed.
+//!
+//! Where the answers go is the [`Answers`] the stream is given: back to the client, or with
+//! `--forward` on to the downstream first ([`super::answers`]).
 
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::answers::Answers;
 use super::cutter::Cutter;
+use super::forward::Forwarder;
 use super::metrics::Metrics;
 use super::pool::{Job, Pool, Reply};
 use crate::feed::Item;
@@ -38,30 +43,33 @@ pub struct Streams {
     pub max_record: usize,
     /// Answers one stream may have in flight.
     pub window: usize,
+    /// Where the tagged lines are also delivered (`--forward`).
+    pub forward: Option<Arc<Forwarder>>,
 }
 
 /// An answer on its way, and when its batch was read.
 type Pending = (oneshot::Receiver<Reply>, Instant);
 
 impl Streams {
-    /// Answers `reader`'s lines on `writer` until the reader ends or `stop` turns true; then
-    /// flushes and shuts the writer down. An error means the client went away or the module
-    /// could not go on; answers written before it stay written.
+    /// Answers `reader`'s lines into `answers` until the reader ends or `stop` turns true; then
+    /// finishes them. An error means the client went away, the module could not go on or the
+    /// answers could not be delivered; answers given before it stay given, and a stream that
+    /// could not be read to its end is not finished.
     pub async fn answer(
         &self,
         name: Arc<str>,
         reader: impl AsyncRead + Unpin,
-        mut writer: impl AsyncWrite + Unpin,
+        mut answers: impl Answers,
         stop: watch::Receiver<bool>,
     ) -> io::Result<()> {
-        let (window, answers) = mpsc::channel(self.window.max(1));
+        let (window, pending) = mpsc::channel(self.window.max(1));
         let (read, write) = tokio::join!(
             self.read_half(name, reader, window, stop),
-            write_half(answers, &mut writer, &self.metrics),
+            write_half(pending, &mut answers, &self.metrics),
         );
         write?;
-        writer.shutdown().await?;
-        read
+        read?;
+        answers.finish().await
     }
 
     async fn read_half(
@@ -124,24 +132,24 @@ impl Streams {
     }
 }
 
-/// Writes the answers in window order, flushing whenever none is ready yet.
+/// Gives the answers in window order, flushing whenever none is ready yet.
 async fn write_half(
-    mut answers: mpsc::Receiver<Pending>,
-    writer: &mut (impl AsyncWrite + Unpin),
+    mut pending: mpsc::Receiver<Pending>,
+    answers: &mut impl Answers,
     metrics: &Metrics,
 ) -> io::Result<()> {
-    while let Some((answer, read_at)) = answers.recv().await {
+    while let Some((answer, read_at)) = pending.recv().await {
         let bytes = answer
             .await
             .map_err(|_| io::Error::other("the guest workers stopped"))?
             .map_err(io::Error::other)?;
         metrics.observe_latency(elapsed(read_at));
-        writer.write_all(&bytes).await?;
-        if answers.is_empty() {
-            writer.flush().await?;
+        answers.put(bytes).await?;
+        if pending.is_empty() {
+            answers.idle().await?;
         }
     }
-    writer.flush().await
+    Ok(())
 }
 
 /// Lines an item finishes (an oversized record is one line, counted at its end).
