@@ -46,6 +46,7 @@ pub mod context;
 mod detector;
 pub mod document;
 pub mod ecs;
+pub mod edits;
 pub mod envelope;
 mod error;
 pub mod explain;

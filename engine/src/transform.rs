@@ -13,6 +13,7 @@
 //! report instead of re-reading the output.
 
 use crate::detector::{Detector, Options, Scratch, Verdict};
+use crate::edits::EditLog;
 use crate::envelope::{self, MAX_DEPTH, Opened, Schema, Shape, Slot};
 use crate::findings::{Reason, Unreadable};
 use crate::output::trailtag::TrailtagTag;
@@ -243,15 +244,8 @@ impl Detector {
         out: &mut Vec<u8>,
     ) -> BatchReport {
         let mut report = BatchReport::for_rules(self.rules().len());
-        let mut call = Call {
-            detector: self,
-            writer: &TrailtagTag::default(),
-            options,
-            scratch,
-            out,
-            report: &mut report,
-        };
-        call.batch(input);
+        let writer = TrailtagTag::default();
+        Call::new(self, &writer, options, scratch, out, &mut report).batch(input);
         report
     }
 
@@ -266,16 +260,30 @@ impl Detector {
         out: &mut Vec<u8>,
         report: &mut BatchReport,
     ) {
-        report.reset(self.rules().len());
-        Call {
-            detector: self,
-            writer,
-            options,
-            scratch,
-            out,
-            report,
-        }
-        .batch(input);
+        Call::new(self, writer, options, scratch, out, report).batch(input);
+    }
+
+    /// [`Detector::transform_ndjson_into`] answering with edits (ABI v2, [`crate::edits`]):
+    /// `out` receives only the lines that leave changed, and `edits` where they go. Applying
+    /// the edits to `input` gives the bytes `transform_ndjson_into` writes.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the copying transform's arguments and the log"
+    )]
+    pub fn transform_ndjson_edits_into(
+        &self,
+        writer: &dyn TagWriter,
+        input: &[u8],
+        options: &Options,
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+        edits: &mut EditLog,
+        report: &mut BatchReport,
+    ) {
+        edits.clear();
+        let mut call = Call::new(self, writer, options, scratch, out, report);
+        call.edits = Some(edits);
+        call.batch(input);
     }
 
     /// Decides exactly one record (line breaks inside it are its own, and no `\n` is added) and
@@ -290,17 +298,9 @@ impl Detector {
         out: &mut Vec<u8>,
         report: &mut BatchReport,
     ) -> Verdict {
-        report.reset(self.rules().len());
-        Call {
-            detector: self,
-            writer,
-            options,
-            scratch,
-            out,
-            report,
-        }
-        .record(0, record)
-        .0
+        Call::new(self, writer, options, scratch, out, report)
+            .record(0, record)
+            .0
     }
 }
 
@@ -312,24 +312,87 @@ struct Call<'a> {
     scratch: &'a mut Scratch,
     out: &'a mut Vec<u8>,
     report: &'a mut BatchReport,
+    /// With edits (ABI v2): where the changed lines go; `out` holds only those lines.
+    edits: Option<&'a mut EditLog>,
+    /// With edits: the current line leaves as it came, and was not written.
+    passed_through: bool,
 }
 
-impl Call<'_> {
-    fn batch(&mut self, input: &[u8]) {
+impl<'a> Call<'a> {
+    /// A call writing to `out`, counting into `report` (reset first), with no edit log.
+    fn new(
+        detector: &'a Detector,
+        writer: &'a dyn TagWriter,
+        options: &'a Options,
+        scratch: &'a mut Scratch,
+        out: &'a mut Vec<u8>,
+        report: &'a mut BatchReport,
+    ) -> Self {
+        report.reset(detector.rules().len());
+        Self {
+            detector,
+            writer,
+            options,
+            scratch,
+            out,
+            report,
+            edits: None,
+            passed_through: false,
+        }
+    }
+
+    fn batch(mut self, input: &[u8]) {
+        let mut start = 0;
         for (index, line) in (0u64..).zip(lines(input)) {
+            let end = (start + line.len() + 1).min(input.len());
+            let mark = self.out.len();
+            self.passed_through = false;
             if is_blank(line) {
                 self.blank(line);
-            } else if self.record(index, line).1 {
+            } else if self.record(index, line).1 && !self.passed_through {
                 self.out.push(b'\n');
             }
+            if self.edits.is_some() {
+                self.log_line(input, start..end, mark);
+            }
+            start = end;
         }
+    }
+
+    /// With edits: records how the line `input[line]` left (its bytes in `out` from `mark`).
+    /// A line that leaves as it came needs no edit, unless it is the batch's last and lacks
+    /// the `\n` every output line ends with.
+    fn log_line(&mut self, input: &[u8], line: std::ops::Range<usize>, mark: usize) {
+        let original = &input[line.clone()];
+        if self.passed_through {
+            if original.last() == Some(&b'\n') {
+                return;
+            }
+            self.out.extend_from_slice(original);
+            self.out.push(b'\n');
+        } else if self.out[mark..] == *original {
+            self.out.truncate(mark);
+            return;
+        }
+        if let Some(edits) = self.edits.as_deref_mut() {
+            edits.replace(line, mark..self.out.len());
+        }
+    }
+
+    /// Whether the current line may be left out of `out` because it leaves as it came (only
+    /// with edits); marks it so.
+    fn pass_through(&mut self) -> bool {
+        self.passed_through = self.edits.is_some();
+        self.passed_through
     }
 
     fn blank(&mut self, line: &[u8]) {
         self.report.counts.blank += 1;
         if !self.options.only_matches {
-            self.out.extend_from_slice(line);
-            self.out.push(b'\n');
+            if !self.pass_through() {
+                self.out.extend_from_slice(line);
+                self.out.push(b'\n');
+            }
             self.report.counts.lines_out += 1;
         }
     }
@@ -412,8 +475,12 @@ impl Call<'_> {
         let verdict = self.detector.detect(line, self.options, self.scratch);
         let written = !self.options.only_matches || verdict == Verdict::Tagged;
         if written {
-            let detection = self.detector.detection(self.scratch);
-            write_record(self.writer, line, &detection, self.out);
+            let findings = self.scratch.findings();
+            let unchanged = findings.matched().is_empty() && findings.foreign_tags() == 0;
+            if !(unchanged && self.pass_through()) {
+                let detection = self.detector.detection(self.scratch);
+                write_record(self.writer, line, &detection, self.out);
+            }
         }
         let findings = self.scratch.findings();
         let counts = &mut self.report.counts;

@@ -32,7 +32,7 @@ fn raw_batches(c: &mut Criterion) {
         let mut session = session(variant);
         let first = session.transform(&batch).unwrap().unwrap();
         assert_eq!(
-            first.output.len() > batch.len(),
+            first.bytes(&batch).len() > batch.len(),
             first.report.counts.tagged > 0
         );
         assert!(first.report.counts.tagged > 0 && first.report.counts.records_in > 500);

@@ -10,10 +10,12 @@
 //! refuses a growth, so a fault is recognised as "out of memory" because the limiter said no,
 //! not by reading an error message. Every call runs under an epoch deadline.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use trailtag_engine::BatchReport;
+use trailtag_engine::edits::{self, Edit};
 use trailtag_plugin::codec::{self, LoadReport, RuleInfo};
 use trailtag_plugin::contract::{ABI_VERSION, Status, exports};
 use wasmtime::{
@@ -156,12 +158,55 @@ impl GuestFault {
 }
 
 /// The result of one batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOutput {
-    /// The NDJSON the guest wrote.
-    pub output: Vec<u8>,
+    /// The guest's answer.
+    pub answer: Answer,
     /// Its counts and per-line results, decoded from the guest's documents.
     pub report: BatchReport,
+}
+
+/// What the guest answered for a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The whole output (`tt_transform`).
+    Whole(Vec<u8>),
+    /// Edits to the batch (`tt_transform_edits`): the lines that changed, and where they go.
+    /// Checked against the batch when read, so writing them cannot fail on their account.
+    Edits {
+        /// Where the replacements go, in input order.
+        edits: Vec<Edit>,
+        /// The changed lines as they leave.
+        replacements: Vec<u8>,
+    },
+}
+
+impl BatchOutput {
+    /// Writes the output for `batch` (the bytes the guest was given) to `sink`: with edits,
+    /// straight from the batch and the replacements, without assembling it.
+    pub fn write_to(&self, batch: &[u8], sink: &mut (impl Write + ?Sized)) -> io::Result<()> {
+        match &self.answer {
+            Answer::Whole(output) => sink.write_all(output),
+            Answer::Edits {
+                edits,
+                replacements,
+            } => {
+                let segments =
+                    edits::segments(batch, edits, replacements).map_err(io::Error::other)?;
+                segments
+                    .iter()
+                    .try_for_each(|segment| sink.write_all(segment))
+            }
+        }
+    }
+
+    /// The output for `batch` as one buffer.
+    pub fn bytes(&self, batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail, and edits were checked when read.
+        let _ = self.write_to(batch, &mut out);
+        out
+    }
 }
 
 struct RawAbi {
@@ -170,9 +215,17 @@ struct RawAbi {
     free: TypedFunc<(u32, u32), ()>,
     configure: TypedFunc<(u32, u32), i32>,
     transform: TypedFunc<(u32, u32), i32>,
+    /// The edit-answer transform and its table's getters (added within ABI version 1; older
+    /// modules lack them and are answered by `transform`).
+    transform_edits: Option<EditsAbi>,
     buffers: [(TypedFunc<(), u32>, TypedFunc<(), u32>); BUFFERS.len()],
     /// The load report's getters (added within ABI version 1; older modules lack them).
     load_report: Option<(TypedFunc<(), u32>, TypedFunc<(), u32>)>,
+}
+
+struct EditsAbi {
+    transform: TypedFunc<(u32, u32), i32>,
+    table: (TypedFunc<(), u32>, TypedFunc<(), u32>),
 }
 
 type FilterFn = TypedFunc<(u32, u32, u32, u32, u32, u32), u32>;
@@ -255,6 +308,7 @@ impl Guest {
             free: func(s, instance, exports::FREE)?,
             configure: func(s, instance, exports::CONFIGURE)?,
             transform: func(s, instance, exports::TRANSFORM)?,
+            transform_edits: Self::edits_abi(s, instance),
             buffers: buffers
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("the module's result getters"))?,
@@ -278,6 +332,16 @@ impl Guest {
             "the module speaks ABI version {version}; this host speaks {ABI_VERSION}"
         );
         Ok(guest)
+    }
+
+    fn edits_abi(store: &mut Store<GuestData>, instance: &Instance) -> Option<EditsAbi> {
+        Some(EditsAbi {
+            transform: func(store, instance, exports::TRANSFORM_EDITS).ok()?,
+            table: (
+                func(store, instance, exports::EDITS_PTR).ok()?,
+                func(store, instance, exports::EDITS_LEN).ok()?,
+            ),
+        })
     }
 
     fn fluent_bit_abi(store: &mut Store<GuestData>, instance: &Instance) -> Option<FluentBitAbi> {
@@ -320,14 +384,45 @@ impl Guest {
         self.check_status(code)
     }
 
-    /// Transforms one NDJSON batch.
+    /// Transforms one NDJSON batch: answered with edits when the module can, else whole.
     pub fn transform(&mut self, batch: &[u8]) -> Result<BatchOutput, GuestFault> {
         let (ptr, len) = self.write_input(batch)?;
-        let code = self.call(|g| g.raw.transform.call(&mut g.store, (ptr, len)))?;
-        self.check_status(code)?;
-        let output = self.read_buffer(BufferKind::Output)?;
+        let answer = match self
+            .raw
+            .transform_edits
+            .as_ref()
+            .map(|e| e.transform.clone())
+        {
+            Some(transform) => {
+                let code = self.call(|g| transform.call(&mut g.store, (ptr, len)))?;
+                self.check_status(code)?;
+                self.read_edits(batch)?
+            }
+            None => {
+                let code = self.call(|g| g.raw.transform.call(&mut g.store, (ptr, len)))?;
+                self.check_status(code)?;
+                Answer::Whole(self.read_buffer(BufferKind::Output)?)
+            }
+        };
         let report = self.read_report()?;
-        Ok(BatchOutput { output, report })
+        Ok(BatchOutput { answer, report })
+    }
+
+    /// The last `tt_transform_edits` answer, checked against the batch it answers.
+    fn read_edits(&mut self, batch: &[u8]) -> Result<Answer, GuestFault> {
+        let Some((ptr_fn, len_fn)) = self.raw.transform_edits.as_ref().map(|e| e.table.clone())
+        else {
+            return Err(GuestFault::Abi("the module has no edit table".into()));
+        };
+        let table = self.read_region(&ptr_fn, &len_fn, "edit table")?;
+        let edits = Edit::parse_table(&table).map_err(|e| GuestFault::Abi(e.to_string()))?;
+        let replacements = self.read_buffer(BufferKind::Output)?;
+        edits::segments(batch, &edits, &replacements)
+            .map_err(|e| GuestFault::Abi(e.to_string()))?;
+        Ok(Answer::Edits {
+            edits,
+            replacements,
+        })
     }
 
     /// The last call's counts and per-line results (after a transform or a filter call).
@@ -500,13 +595,23 @@ impl Guest {
 
     fn read_buffer(&mut self, kind: BufferKind) -> Result<Vec<u8>, GuestFault> {
         let (ptr_fn, len_fn) = self.raw.buffers[kind as usize].clone();
+        self.read_region(&ptr_fn, &len_fn, &format!("{kind:?} buffer"))
+    }
+
+    /// The bytes a pair of getters points at.
+    fn read_region(
+        &mut self,
+        ptr_fn: &TypedFunc<(), u32>,
+        len_fn: &TypedFunc<(), u32>,
+        what: &str,
+    ) -> Result<Vec<u8>, GuestFault> {
         let ptr = self.call(|g| ptr_fn.call(&mut g.store, ()))? as usize;
         let len = self.call(|g| len_fn.call(&mut g.store, ()))? as usize;
         let data = self.memory.data(&self.store);
         let region = ptr.checked_add(len).and_then(|end| data.get(ptr..end));
         region
             .map(<[u8]>::to_vec)
-            .ok_or_else(|| GuestFault::Abi(format!("{kind:?} buffer {ptr}+{len} outside memory")))
+            .ok_or_else(|| GuestFault::Abi(format!("{what} {ptr}+{len} outside memory")))
     }
 
     /// Bytes of linear memory the instance currently has.

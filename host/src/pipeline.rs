@@ -413,7 +413,7 @@ impl<'d> Pipeline<'d> {
     ) -> io::Result<u64> {
         match result {
             Ok(output) => {
-                self.sink.write_all(&output.output)?;
+                output.write_to(batch, &mut self.sink)?;
                 let first = self.position.next;
                 self.accept(&output.report, first);
                 Ok(output.report.counts.records_in + output.report.counts.blank)
@@ -463,7 +463,7 @@ impl<'d> Pipeline<'d> {
             single.push(b'\n');
             match self.session.transform(&single).map_err(io::Error::other)? {
                 Ok(output) => {
-                    self.sink.write_all(&output.output)?;
+                    output.write_to(&single, &mut self.sink)?;
                     self.accept(&output.report, origin);
                 }
                 Err(fault) => self.pass_faulted(line, origin, &fault)?,

@@ -40,7 +40,7 @@ fn session(variant: ModuleVariant, only_matches: bool) -> &'static Mutex<Session
 
 fn through_module(variant: ModuleVariant, input: &[u8], only_matches: bool) -> Vec<u8> {
     let mut session = session(variant, only_matches).lock().unwrap();
-    session.transform(input).unwrap().unwrap().output
+    session.transform(input).unwrap().unwrap().bytes(input)
 }
 
 fn samples() -> &'static [Vec<u8>] {

@@ -21,6 +21,13 @@ pub mod exports {
     pub const CONFIGURE: &str = "tt_configure";
     /// `(ptr: i32, len: i32) -> i32`: transforms a batch of NDJSON; a status.
     pub const TRANSFORM: &str = "tt_transform";
+    /// `(ptr: i32, len: i32) -> i32`: transforms a batch of NDJSON, answering with edits to it
+    /// (the changed lines in the output buffer, where they go in the edit table); a status.
+    pub const TRANSFORM_EDITS: &str = "tt_transform_edits";
+    /// `() -> i32`: where the last `tt_transform_edits` call's edit table starts.
+    pub const EDITS_PTR: &str = "tt_edits_ptr";
+    /// `() -> i32`: its length in bytes (16 per edit).
+    pub const EDITS_LEN: &str = "tt_edits_len";
     /// `() -> i32`: where the last batch's output starts.
     pub const OUTPUT_PTR: &str = "tt_output_ptr";
     /// `() -> i32`: the last batch's output length.

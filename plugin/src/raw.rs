@@ -56,6 +56,20 @@ pub unsafe extern "C" fn tt_transform(ptr: *const u8, len: usize) -> i32 {
     }) as i32
 }
 
+/// `tt_transform_edits(ptr, len) -> status`: as `tt_transform`, answering with edits.
+///
+/// # Safety
+/// `ptr..ptr+len` must not be written by anyone during the call.
+#[cfg_attr(target_family = "wasm", unsafe(export_name = "tt_transform_edits"))]
+pub unsafe extern "C" fn tt_transform_edits(ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: the host cannot write guest memory while the guest runs.
+    let input = unsafe { host_region(ptr, len) };
+    with_state(|state| match input {
+        Some(batch) => state.transform_edits(batch),
+        None => bad_region(state),
+    }) as i32
+}
+
 fn bad_region(state: &mut State) -> Status {
     state.fail(
         Status::InvalidArgument,
@@ -86,6 +100,7 @@ buffer_getters! {
     Rules: tt_rules_ptr, tt_rules_len;
     LoadReport: tt_load_report_ptr, tt_load_report_len;
     Error: tt_error_ptr, tt_error_len;
+    Edits: tt_edits_ptr, tt_edits_len;
 }
 
 #[cfg(test)]
@@ -174,6 +189,43 @@ mod tests {
             unsafe { tt_transform(std::ptr::null(), 5) },
             Status::InvalidArgument as i32
         );
+    }
+
+    #[test]
+    fn an_edit_answer_rebuilds_the_copying_answer_and_a_copy_clears_it() {
+        let batch = b"{\"eventName\":\"ListUsers\"}\n{\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"DeleteGroup\"}\nnot json";
+        // SAFETY: a live slice.
+        assert_eq!(
+            unsafe { tt_transform(batch.as_ptr(), batch.len()) },
+            Status::Ok as i32
+        );
+        let copied = region(tt_output_ptr(), tt_output_len());
+        let copied_stats = region(tt_stats_ptr(), tt_stats_len());
+        assert_eq!(tt_edits_len(), 0, "tt_transform leaves no edits");
+        // SAFETY: a live slice.
+        let status = unsafe { tt_transform_edits(batch.as_ptr(), batch.len()) };
+        assert_eq!(status, Status::Ok as i32);
+        let edits =
+            trailtag_engine::edits::Edit::parse_table(&region(tt_edits_ptr(), tt_edits_len()))
+                .unwrap();
+        let replacements = region(tt_output_ptr(), tt_output_len());
+        assert_eq!(
+            edits.len(),
+            1,
+            "the tagged record and the last line (which needs its \\n), touching, are one edit"
+        );
+        assert!(replacements.len() < copied.len());
+        assert_eq!(
+            trailtag_engine::edits::apply(batch, &edits, &replacements).unwrap(),
+            copied
+        );
+        assert_eq!(region(tt_stats_ptr(), tt_stats_len()), copied_stats);
+        // SAFETY: a live slice.
+        assert_eq!(
+            unsafe { tt_transform(batch.as_ptr(), batch.len()) },
+            Status::Ok as i32
+        );
+        assert_eq!(tt_edits_len(), 0, "no stale edits after a copying call");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 
+use trailtag_engine::edits::EditLog;
 use trailtag_engine::output::{FormatWriter, TagWriter};
 use trailtag_engine::{BatchReport, Detector, Options, Scratch, Verdict};
 
@@ -35,8 +36,13 @@ pub struct State {
     writer: FormatWriter,
     config: Config,
     scratch: Scratch,
-    /// Output of the last batch (raw ABI) or record (Fluent Bit ABI).
+    /// Output of the last batch (raw ABI) or record (Fluent Bit ABI); after
+    /// `tt_transform_edits`, only the lines that changed.
     pub output: Vec<u8>,
+    /// Where the last `tt_transform_edits` call's changed lines go.
+    edit_log: EditLog,
+    /// Its edit table, as the host reads it.
+    edits: Vec<u8>,
     report: BatchReport,
     encoded: Encoded,
     rules: Vec<u8>,
@@ -97,6 +103,8 @@ pub enum Buffer {
     LoadReport,
     /// The last error message.
     Error,
+    /// The last `tt_transform_edits` call's edit table.
+    Edits,
 }
 
 /// How a record left one Fluent Bit filter call.
@@ -190,9 +198,16 @@ impl State {
         }
     }
 
+    /// Empties the last call's answer: its output and, after `tt_transform_edits`, its edits.
+    fn clear_output(&mut self) {
+        self.output.clear();
+        self.edit_log.clear();
+        self.edits.clear();
+    }
+
     /// Resets what a call that trapped may have left half-written.
     fn recover_from_trap(&mut self) {
-        self.output.clear();
+        self.clear_output();
         self.scratch = Scratch::default();
         self.clear_report();
         self.error = b"the previous call trapped; per-call buffers were reset".to_vec();
@@ -205,7 +220,7 @@ impl State {
         self.load_report = codec::encode_load_report(&detector);
         self.writer = self.config.writer(&detector);
         self.detector = Some(detector);
-        self.output.clear();
+        self.clear_output();
         self.clear_report();
     }
 
@@ -241,6 +256,7 @@ impl State {
             Buffer::Rules => &self.rules,
             Buffer::LoadReport => &self.load_report,
             Buffer::Error => &self.error,
+            Buffer::Edits => &self.edits,
         }
     }
 
@@ -252,6 +268,16 @@ impl State {
 
     /// Runs the batch transform over `input`, filling the output and the report.
     pub fn transform(&mut self, input: &[u8]) -> Status {
+        self.answer(input, false)
+    }
+
+    /// The batch transform answering with edits (`tt_transform_edits`): the output buffer
+    /// holds only the lines that change, the edit table where they go.
+    pub fn transform_edits(&mut self, input: &[u8]) -> Status {
+        self.answer(input, true)
+    }
+
+    fn answer(&mut self, input: &[u8], as_edits: bool) -> Status {
         self.error.clear();
         if let Err(status) = self.ensure_detector() {
             return status;
@@ -260,27 +286,34 @@ impl State {
             .fault_injection
             .iter()
             .for_each(|f| f.check(input));
-        self.output.clear();
+        self.clear_output();
         self.encoded = Encoded::default();
         let options = self.config.options();
         let Some(detector) = self.detector.as_ref() else {
             return Status::RuleError;
         };
-        detector.transform_ndjson_into(
-            &self.writer,
-            input,
-            &options,
-            &mut self.scratch,
-            &mut self.output,
-            &mut self.report,
-        );
+        let (scratch, output, report) = (&mut self.scratch, &mut self.output, &mut self.report);
+        if as_edits {
+            detector.transform_ndjson_edits_into(
+                &self.writer,
+                input,
+                &options,
+                scratch,
+                output,
+                &mut self.edit_log,
+                report,
+            );
+            self.edit_log.table(&mut self.edits);
+        } else {
+            detector.transform_ndjson_into(&self.writer, input, &options, scratch, output, report);
+        }
         Status::Ok
     }
 
     /// Decides one record for the Fluent Bit filter, with the configured options; whether
     /// records that match nothing are dropped is the export's choice (`only_matches`).
     pub fn filter(&mut self, record: &[u8], only_matches: bool) -> FilterAnswer {
-        self.output.clear();
+        self.clear_output();
         self.encoded = Encoded::default();
         self.config
             .fault_injection

@@ -64,6 +64,9 @@ RAW_EXPORTS = (
     "tt_error_ptr", "tt_error_len",
 )
 FLUENT_BIT_EXPORTS = ("malloc", "free", "trailtag_filter", "trailtag_filter_only_matches")
+# Section 4, "Answering with edits": optional, used with --abi raw-edits.
+EDITS_EXPORTS = ("tt_transform_edits", "tt_edits_ptr", "tt_edits_len")
+EDIT_BYTES = 16
 
 DEFAULT_WASM = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -235,6 +238,9 @@ class Session:
         if not isinstance(self.memory, wasmtime.Memory):
             raise HostError("export `memory` is not a memory")
         self.fn = {n: exports[n] for n in RAW_EXPORTS + FLUENT_BIT_EXPORTS}
+        self.has_edits = all(n in exports for n in EDITS_EXPORTS)
+        if self.has_edits:
+            self.fn.update({n: exports[n] for n in EDITS_EXPORTS})
 
     def recreate(self) -> None:
         """Section 8: discard the instance, create a new one, configure it."""
@@ -389,19 +395,25 @@ class Session:
     def rule_ids(self) -> list[str]:
         return [r["id"] for r in self.rules]
 
-    def transform(self, batch: bytes) -> BatchResult:
-        """Section 4 and 5: one batch through tt_transform. Raises ModuleFault."""
+    def transform(self, batch: bytes, edits: bool = False) -> BatchResult:
+        """Section 4 and 5: one batch through tt_transform, or through tt_transform_edits with
+        the output rebuilt from the batch and the edits. Raises ModuleFault."""
+        export = "tt_transform_edits" if edits else "tt_transform"
+        if edits and not self.has_edits:
+            raise HostError("module does not export tt_transform_edits")
         ptr = self._alloc(len(batch))
         self._write(ptr, batch, "batch")
         status = self._check_status(
-            "tt_transform", self._call("tt_transform", ptr, len(batch), budget_bytes=len(batch)))
+            export, self._call(export, ptr, len(batch), budget_bytes=len(batch)))
         if status != OK:
             message = self._error_message()
             self._call("tt_free", ptr, len(batch))
             # Section 4: "any byte sequence yields OK".
             raise ModuleFault(
-                f"broken module: tt_transform returned {STATUS_NAMES[status]}: {message}")
+                f"broken module: {export} returned {STATUS_NAMES[status]}: {message}")
         output = self._region("tt_output")
+        if edits:
+            output = apply_edits(batch, self._region("tt_edits"), output)
         stats = Stats.parse(self._region("tt_stats"))
         report = self._region("tt_unreadable")
         self._call("tt_free", ptr, len(batch))
@@ -620,12 +632,29 @@ def _fault(session: Session, what: str, err: ModuleFault, summary: Summary) -> N
     session.recreate()
 
 
+def apply_edits(batch: bytes, table: bytes, replacements: bytes) -> bytes:
+    """Section 4, "Answering with edits": the batch with every edit applied. An edit out of
+    order or out of bounds means a broken module."""
+    if len(table) % EDIT_BYTES:
+        raise ModuleFault(f"broken module: edit table of {len(table)} bytes")
+    out, copied = [], 0
+    for at in range(0, len(table), EDIT_BYTES):
+        in_start, in_end, out_start, out_end = struct.unpack_from("<4I", table, at)
+        if not (copied <= in_start <= in_end <= len(batch) and out_start <= out_end <= len(replacements)):
+            raise ModuleFault(f"broken module: edit {(in_start, in_end, out_start, out_end)} "
+                              f"does not fit a batch of {len(batch)} bytes after byte {copied}")
+        out += [batch[copied:in_start], replacements[out_start:out_end]]
+        copied = in_end
+    out.append(batch[copied:])
+    return b"".join(out)
+
+
 def run_raw(session: Session, name: str, stream: BinaryIO, out: BinaryIO,
-            summary: Summary, batch_bytes: int) -> None:
+            summary: Summary, batch_bytes: int, edits: bool = False) -> None:
     line_no = 0  # lines of this input before the current batch
     for batch in batches(stream, batch_bytes):
         try:
-            result = session.transform(batch)
+            result = session.transform(batch, edits)
         except ModuleFault as err:
             lines = split_lines(batch)
             _fault(session, f"{name}: lines {line_no + 1}-{line_no + len(lines)}", err, summary)
@@ -728,7 +757,7 @@ def build_config(args: argparse.Namespace) -> dict | None:
                 raise HostError(f"rule file {path} is not UTF-8: {e}") from e
             rules.append({"name": path, "text": text})
         config["rules"] = rules
-    if args.only_matches and args.abi == "raw":
+    if args.only_matches and args.abi in ("raw", "raw-edits"):
         config["only_matches"] = True
     if args.validate:
         config["validate"] = True
@@ -745,7 +774,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Independent Python host for the trailtag module (docs/abi.md).")
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="NDJSON input files (.gz is decompressed; '-' or none: stdin)")
-    p.add_argument("--abi", choices=("raw", "fluent-bit"), default="raw")
+    p.add_argument("--abi", choices=("raw", "raw-edits", "fluent-bit"), default="raw",
+                   help="raw: tt_transform; raw-edits: tt_transform_edits; fluent-bit: the filter")
     p.add_argument("--module", default=os.environ.get("TRAILTAG_WASM", DEFAULT_WASM),
                    help="the module (default: $TRAILTAG_WASM, else the cargo output path)")
     p.add_argument("--rules", nargs="+", action="extend", default=[], metavar="FILE",
@@ -804,8 +834,9 @@ def main(argv: list[str] | None = None) -> int:
             name = "<stdin>" if path == "-" else path
             stream = open_input(path)
             try:
-                if args.abi == "raw":
-                    run_raw(session, name, stream, out, summary, args.batch_bytes)
+                if args.abi in ("raw", "raw-edits"):
+                    run_raw(session, name, stream, out, summary, args.batch_bytes,
+                            edits=args.abi == "raw-edits")
                 else:
                     run_fluent_bit(session, name, stream, out, summary, args.batch_bytes,
                                    args.only_matches, args.tag.encode("utf-8"))

@@ -178,7 +178,11 @@ fn imported_rules_give_the_same_bytes_in_every_build() {
     for variant in [ModuleVariant::Simd, ModuleVariant::Portable] {
         let mut session = Session::embedded(variant, &imported_config()).unwrap();
         assert_eq!(session.rules().len(), 5 + 57 + 165);
-        let output = session.transform(corpus()).unwrap().unwrap().output;
+        let output = session
+            .transform(corpus())
+            .unwrap()
+            .unwrap()
+            .bytes(corpus());
         assert_same_as(
             reference,
             &format!("raw ABI, {variant:?} module, imported rules"),
@@ -219,11 +223,11 @@ fn raw_abi(variant: ModuleVariant) -> Vec<u8> {
         batch.extend_from_slice(line);
         batch.push(b'\n');
         if batch.len() > 64 << 10 {
-            out.extend(session.transform(&batch).unwrap().unwrap().output);
+            out.extend(session.transform(&batch).unwrap().unwrap().bytes(&batch));
             batch.clear();
         }
     }
-    out.extend(session.transform(&batch).unwrap().unwrap().output);
+    out.extend(session.transform(&batch).unwrap().unwrap().bytes(&batch));
     out
 }
 
@@ -337,8 +341,21 @@ fn javascript_build_on_node() {
 
 #[test]
 fn independent_python_host_running_the_embedded_portable_module() {
-    let module =
-        std::env::temp_dir().join(format!("trailtag-conformance-{}.wasm", std::process::id()));
+    independent_python_host("raw", "independent Python host");
+}
+
+#[test]
+fn independent_python_host_answered_with_edits() {
+    independent_python_host("raw-edits", "independent Python host, tt_transform_edits");
+}
+
+/// The corpus through `tests/independent-host/host.py` (written from docs/abi.md alone) on the
+/// embedded portable module, through the ABI `abi` names.
+fn independent_python_host(abi: &str, name: &str) {
+    let module = std::env::temp_dir().join(format!(
+        "trailtag-conformance-{}-{abi}.wasm",
+        std::process::id()
+    ));
     std::fs::write(&module, PORTABLE_MODULE).unwrap();
     let host = Path::new("tests/independent-host/host.py");
     let output = pipe_through(
@@ -347,12 +364,14 @@ fn independent_python_host_running_the_embedded_portable_module() {
             host.to_str().unwrap(),
             "--module",
             module.to_str().unwrap(),
+            "--abi",
+            abi,
             "-",
         ],
         "install its wasmtime with: python3 -m pip install -r tests/independent-host/requirements.txt",
     );
     let _ = std::fs::remove_file(&module);
-    assert_same("independent Python host", &output);
+    assert_same(name, &output);
 }
 
 // ---- tag formats -----------------------------------------------------------------------------
@@ -453,7 +472,11 @@ fn every_tag_format_gives_the_same_bytes_in_every_build() {
         let reference = native_format(format);
         let config = format_config(format);
         let mut session = Session::embedded(ModuleVariant::Simd, &config).unwrap();
-        let raw = session.transform(format_corpus()).unwrap().unwrap().output;
+        let raw = session
+            .transform(format_corpus())
+            .unwrap()
+            .unwrap()
+            .bytes(format_corpus());
         assert_same_as(&reference, &format!("raw ABI, {format}"), &raw);
         let mut session = Session::embedded(ModuleVariant::Portable, &config).unwrap();
         let mut fluent_bit = Vec::new();

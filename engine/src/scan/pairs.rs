@@ -39,18 +39,40 @@ fn scan_pairs_for<const N: usize>(
     let (quote, backslash) = (u8x16::splat(b'"'), u8x16::splat(b'\\'));
     let first_vectors = firsts.map(u8x16::splat);
     let mut backslashes = u8x16::splat(0);
+    let pairs_at = |chunk: &[u8; 16], next: &[u8; 16]| {
+        let (chunk, next) = (u8x16::new(*chunk), u8x16::new(*next));
+        let starts = first_vectors
+            .iter()
+            .fold(u8x16::splat(0), |acc, &f| acc | next.simd_eq(f));
+        (chunk.simd_eq(quote) & starts, chunk.simd_eq(backslash))
+    };
     let mut at = 0;
+    // Two blocks a step: one branch per 32 bytes on the common path (no pair in either).
+    while let Some(window) = record.get(at..at + 33) {
+        let (Some(a), Some(a_next), Some(b), Some(b_next)) = (
+            window.first_chunk::<16>(),
+            window[1..].first_chunk::<16>(),
+            window[16..].first_chunk::<16>(),
+            window[17..].first_chunk::<16>(),
+        ) else {
+            break;
+        };
+        let (pairs_a, slashes_a) = pairs_at(a, a_next);
+        let (pairs_b, slashes_b) = pairs_at(b, b_next);
+        backslashes |= slashes_a | slashes_b;
+        if (pairs_a | pairs_b).any() {
+            report(pairs_a.to_bitmask(), at, &mut hit);
+            report(pairs_b.to_bitmask(), at + 16, &mut hit);
+        }
+        at += 32;
+    }
     while let Some(window) = record.get(at..at + 17) {
         let (Some(chunk), Some(next)) = (window.first_chunk::<16>(), window.last_chunk::<16>())
         else {
             break;
         };
-        let (chunk, next) = (u8x16::new(*chunk), u8x16::new(*next));
-        let starts = first_vectors
-            .iter()
-            .fold(u8x16::splat(0), |acc, &f| acc | next.simd_eq(f));
-        let pairs = chunk.simd_eq(quote) & starts;
-        backslashes |= chunk.simd_eq(backslash);
+        let (pairs, slashes) = pairs_at(chunk, next);
+        backslashes |= slashes;
         if pairs.any() {
             report(pairs.to_bitmask(), at, &mut hit);
         }

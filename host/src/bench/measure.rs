@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
+use trailtag_engine::edits::EditLog;
 use trailtag_engine::output::trailtag::TrailtagTag;
 use trailtag_engine::{BatchReport, Detector, Options, Scratch};
 
@@ -126,6 +127,7 @@ enum Engine {
         writer: TrailtagTag,
         scratch: Scratch,
         out: Vec<u8>,
+        edits: EditLog,
         report: Box<BatchReport>,
     },
     Guest {
@@ -153,6 +155,7 @@ impl Processor {
                     detector: Box::new(detector),
                     scratch: Scratch::default(),
                     out: Vec::with_capacity(2 * BATCH_BYTES),
+                    edits: EditLog::new(),
                     report: Box::default(),
                 }
             }
@@ -188,16 +191,19 @@ impl Processor {
                 writer,
                 scratch,
                 out,
+                edits,
                 report,
             } => {
-                // As the guest runs it: one writer for the rule set, one reused report.
+                // As the guest runs it: one writer for the rule set, one reused report, the
+                // answer as edits (`tt_transform_edits`).
                 out.clear();
-                detector.transform_ndjson_into(
+                detector.transform_ndjson_edits_into(
                     writer,
                     batch,
                     &Options::default(),
                     scratch,
                     out,
+                    edits,
                     report,
                 );
                 (report.counts.records_in, report.counts.tagged)
