@@ -44,6 +44,22 @@ pub struct Options {
     /// Read every record as this shape instead of recognising it (`crate::envelope`); what its
     /// slots hold is still recognised. `None`: recognise each record.
     pub input_shape: Option<Shape>,
+    /// The record is JSON that Fluent Bit wrote (its filter ABI), which never escapes a
+    /// printable ASCII character: the sublinear skip scan may rule records out first
+    /// (`crate::scan::skip`). Never set for other hosts.
+    pub encoded_by_fluent_bit: bool,
+}
+
+impl Options {
+    /// The options for what an envelope holds, or for a projection: the same, but never
+    /// encoded by Fluent Bit (it wrote the envelope, not the record inside, whose producer may
+    /// have escaped anything).
+    pub fn inside(&self) -> Options {
+        Options {
+            encoded_by_fluent_bit: false,
+            ..*self
+        }
+    }
 }
 
 /// What happened to one record.
@@ -292,6 +308,12 @@ impl Detector {
         }
     }
 
+    /// Whether records Fluent Bit wrote are first ruled out by the sublinear skip scan (every
+    /// rule pins values it can look for: `crate::scan::skip`).
+    pub fn skips_for_fluent_bit(&self) -> bool {
+        self.prefilter.has_skip_scan()
+    }
+
     /// The rules the cheap scan would evaluate on `record` (for explanations).
     pub(crate) fn candidates(&self, record: &[u8]) -> Vec<u32> {
         let mut candidates = Vec::new();
@@ -326,6 +348,13 @@ impl Detector {
         scratch.findings.clear();
         if !looks_like_object(record) {
             return Verdict::Unreadable(Unreadable::new(Reason::NotAnObject));
+        }
+        if options.encoded_by_fluent_bit && !self.prefilter.may_match_as_fluent_bit_wrote_it(record)
+        {
+            return match options.validate {
+                true => validate(record),
+                false => Verdict::Skipped,
+            };
         }
         let facts = self.prefilter.candidates(record, &mut scratch.candidates);
         let inspect_tags = facts.may_hold_tag_key && !options.keep_foreign_tags;

@@ -454,9 +454,9 @@ impl<'a> Call<'a> {
         schema: Schema,
     ) -> Result<(Decided, Option<Vec<u8>>), Unreadable> {
         let projection = envelope::project(doc, schema).map_err(bad_envelope)?;
-        let verdict = self
-            .detector
-            .detect(&projection.record, self.options, self.scratch);
+        let verdict =
+            self.detector
+                .detect(&projection.record, &self.options.inside(), self.scratch);
         if let Verdict::Unreadable(unreadable) = verdict {
             return Err(unreadable);
         }
@@ -639,7 +639,9 @@ impl<'a> Call<'a> {
     }
 
     fn inner_record(&mut self, doc: &[u8], cloudtrail: bool, walk: &mut Walk) -> Option<Vec<u8>> {
-        let verdict = self.detector.detect(doc, self.options, self.scratch);
+        let verdict = self
+            .detector
+            .detect(doc, &self.options.inside(), self.scratch);
         if let Verdict::Unreadable(unreadable) = verdict {
             walk.cannot_open(doc, unreadable);
             return None;

@@ -66,6 +66,7 @@ fn options(bits: u8) -> Options {
         keep_foreign_tags: bits & 4 != 0,
         validate: bits & 8 != 0,
         input_shape: None,
+        encoded_by_fluent_bit: false,
     }
 }
 

@@ -153,6 +153,136 @@ fn assert_exact_with(detector: &Detector, record: &[u8]) {
     }
 }
 
+// ---- under Fluent Bit's ABI: the skip scan --------------------------------------------------
+
+/// `record` as Fluent Bit hands it to a filter: parsed (msgpack in between), then written by
+/// `flb_utils_write_str`: compact, `"` `\\` and control characters escaped, DEL as `\u007f`,
+/// non-ASCII as `\uXXXX` (`json.escape_unicode on`, the default) or as UTF-8 (`off`). `None`
+/// when the record is not a JSON object Fluent Bit's parser would accept.
+fn as_fluent_bit_writes_it(record: &[u8], escape_unicode: bool) -> Option<Vec<u8>> {
+    let value: serde_json::Value = serde_json::from_slice(record).ok()?;
+    value.is_object().then(|| {
+        let mut out = String::new();
+        write_fluent_bit(&value, escape_unicode, &mut out);
+        out.into_bytes()
+    })
+}
+
+fn write_fluent_bit(value: &serde_json::Value, escape_unicode: bool, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => write_fluent_bit_string(s, escape_unicode, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_fluent_bit(item, escape_unicode, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_fluent_bit_string(key, escape_unicode, out);
+                out.push(':');
+                write_fluent_bit(item, escape_unicode, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_fluent_bit_string(s: &str, escape_unicode: bool, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if !c.is_ascii() && escape_unicode => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The property under Fluent Bit's ABI: on a record as Fluent Bit writes it, the skip scan
+/// (`Options::encoded_by_fluent_bit`) decides what the exhaustive evaluation decides.
+fn assert_skip_scan_is_exact(record: &[u8]) {
+    for escape_unicode in [true, false] {
+        let Some(written) = as_fluent_bit_writes_it(record, escape_unicode) else {
+            return;
+        };
+        for detector in detectors() {
+            let (reference_out, reference) = decide(detector, &written, true, false);
+            let mut scratch = Scratch::default();
+            let mut out = Vec::new();
+            let options = Options {
+                encoded_by_fluent_bit: true,
+                ..Options::default()
+            };
+            let verdict = detector.tag_record(&written, &options, &mut scratch, &mut out);
+            let kind = match verdict {
+                Verdict::Tagged => Kind::Tagged(scratch.matched().to_vec()),
+                Verdict::Skipped | Verdict::NoMatch => Kind::NoMatch,
+                Verdict::Unreadable(_) => Kind::Unreadable,
+            };
+            assert_eq!(
+                kind,
+                reference,
+                "skip scan on {:?}",
+                String::from_utf8_lossy(&written)
+            );
+            if kind == Kind::NoMatch {
+                // The record leaves as the full path writes it (a foreign tag removed).
+                let mut full = Vec::new();
+                detector.tag_record(
+                    &written,
+                    &Options::default(),
+                    &mut Scratch::default(),
+                    &mut full,
+                );
+                assert_eq!(out, full, "{:?}", String::from_utf8_lossy(&written));
+            } else {
+                assert_eq!(out, reference_out);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_built_in_rules_have_a_skip_scan() {
+    assert!(
+        detector().skips_for_fluent_bit(),
+        "the property below would test nothing"
+    );
+}
+
+#[test]
+fn the_skip_scan_on_every_real_record_as_fluent_bit_writes_it() {
+    for record in real_records() {
+        assert_skip_scan_is_exact(record);
+    }
+}
+
 // ---- generators ------------------------------------------------------------------------------
 
 /// Renders `s` as a JSON string, escaping each character in one of the ways JSON allows.
@@ -351,6 +481,20 @@ proptest! {
         let end = (at + cut).min(record.len());
         record.splice(at..end, insert);
         assert_fast_path_is_exact(&record);
+    }
+
+    #[test]
+    fn skip_scan_on_generated_records(record in record()) {
+        assert_skip_scan_is_exact(record.as_bytes());
+    }
+
+    #[test]
+    fn skip_scan_on_mutated_real_records(index in 0usize..3027, at in any::<usize>(), insert in "[a-zA-Z\"{}:,]{0,6}") {
+        let records = real_records();
+        let mut record = records[index % records.len()].clone();
+        let at = at % (record.len() + 1);
+        record.splice(at..at, insert.into_bytes());
+        assert_skip_scan_is_exact(&record);
     }
 
     #[test]

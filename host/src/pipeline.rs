@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::Serialize;
+use trailtag_engine::output::fluent_bit::as_fluent_bit_writes_it;
 use trailtag_engine::{BatchReport, Counts, Reason};
 use trailtag_plugin::codec::RuleInfo;
 
@@ -510,10 +511,14 @@ impl<'d> Pipeline<'d> {
             return Ok(());
         }
         let only_matches = self.options.only_matches;
+        // Fluent Bit hands a filter the JSON it writes itself, and the filter relies on that
+        // (its skip scan); a line that is not a JSON object goes as it is, to be wrapped.
+        let written = as_fluent_bit_writes_it(line);
+        let record = written.as_deref().unwrap_or(line);
         let answer = self
             .session
             .call(|guest| {
-                let answer = guest.fluent_bit_filter(FLUENT_BIT_TAG, line, only_matches)?;
+                let answer = guest.fluent_bit_filter(FLUENT_BIT_TAG, record, only_matches)?;
                 Ok((answer, guest.read_report()?))
             })
             .map_err(io::Error::other)?;

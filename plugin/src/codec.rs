@@ -212,6 +212,7 @@ impl Config {
             keep_foreign_tags: self.keep_foreign_tags,
             unwrap: self.unwrap,
             input_shape: self.input_shape,
+            encoded_by_fluent_bit: false,
         }
     }
 

@@ -327,6 +327,8 @@ impl State {
         let options = Options {
             only_matches,
             unwrap: false,
+            // The host is Fluent Bit, which writes the record's JSON itself (the skip scan).
+            encoded_by_fluent_bit: true,
             ..self.config.options()
         };
         let Some(detector) = self.detector.as_ref() else {

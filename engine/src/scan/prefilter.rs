@@ -42,6 +42,7 @@ use rustc_hash::FxHashMap;
 use super::bytes::skip_ws;
 use super::pairs::scan_pairs;
 use super::rank::finder;
+use super::skip::{Pattern, SkipScan};
 #[cfg(test)]
 use super::words::{broadcast, scan_words};
 use crate::ir::Case;
@@ -72,6 +73,9 @@ pub struct Prefilter {
     shared_prefix: Option<Finder<'static>>,
     /// The tag keys, when the writers need to know about foreign tags.
     tag_keys: Vec<TagKey>,
+    /// The sublinear scan over every pinned value and tag key, for records Fluent Bit wrote;
+    /// `None` when some rule pins nothing or a value does not qualify (`super::skip`).
+    skip: Option<SkipScan>,
 }
 
 /// A key with its quotes, and its first eight bytes as a word: a hit of the scanner is checked
@@ -248,7 +252,12 @@ impl Prefilter {
             .collect();
         first_bytes.sort_unstable();
         first_bytes.dedup();
+        let skip = match always.is_empty() {
+            true => skip_scan(needs, &tag_keys),
+            false => None,
+        };
         Self {
+            skip,
             shared_prefix: shared_prefix(&scans),
             scans,
             always,
@@ -271,6 +280,17 @@ impl Prefilter {
         } else {
             self.candidates_by_memmem(record, out)
         }
+    }
+
+    /// Whether the skip scan was built.
+    pub fn has_skip_scan(&self) -> bool {
+        self.skip.is_some()
+    }
+
+    /// Whether a record Fluent Bit wrote could match a rule or hold a tag key: `false` only
+    /// when the skip scan finds none of the pinned values (`super::skip`).
+    pub fn may_match_as_fluent_bit_wrote_it(&self, record: &[u8]) -> bool {
+        self.skip.as_ref().is_none_or(|skip| skip.occurs_in(record))
     }
 
     /// Whether the keys are few enough (in first bytes and in number) for the one-pass scanners.
@@ -404,6 +424,26 @@ impl Prefilter {
 }
 
 /// A clause the scan can test: every pin on a scannable key, with values.
+/// The skip scan over the values of every rule's indexed clause and the tag keys.
+fn skip_scan(needs: &[Need], tag_keys: &[&str]) -> Option<SkipScan> {
+    let mut patterns = Vec::new();
+    for need in needs.iter().filter(|n| !n.is_impossible()) {
+        let clause = need.best_clause().filter(|c| usable(c))?;
+        for pin in clause {
+            let folded = pin.case == Case::Insensitive;
+            patterns.extend(pin.values.iter().map(|v| Pattern {
+                bytes: v.as_bytes(),
+                folded,
+            }));
+        }
+    }
+    patterns.extend(tag_keys.iter().map(|k| Pattern {
+        bytes: k.as_bytes(),
+        folded: false,
+    }));
+    SkipScan::new(&patterns)
+}
+
 fn usable(clause: &[Pin]) -> bool {
     !clause.is_empty()
         && clause
