@@ -424,7 +424,9 @@ impl Prefilter {
 }
 
 /// A clause the scan can test: every pin on a scannable key, with values.
-/// The skip scan over the values of every rule's indexed clause and the tag keys.
+/// The skip scan over the values of every rule's indexed clause and the tag keys. An equality
+/// pin's value is looked for with its quotes unless it reads like a JSON literal (a number,
+/// `true`, `false`, `null`), which a record may hold unquoted.
 fn skip_scan(needs: &[Need], tag_keys: &[&str]) -> Option<SkipScan> {
     let mut patterns = Vec::new();
     for need in needs.iter().filter(|n| !n.is_impossible()) {
@@ -434,14 +436,26 @@ fn skip_scan(needs: &[Need], tag_keys: &[&str]) -> Option<SkipScan> {
             patterns.extend(pin.values.iter().map(|v| Pattern {
                 bytes: v.as_bytes(),
                 folded,
+                quoted: !pin.contains && !reads_like_a_literal(v),
             }));
         }
     }
     patterns.extend(tag_keys.iter().map(|k| Pattern {
         bytes: k.as_bytes(),
         folded: false,
+        quoted: true,
     }));
     SkipScan::new(&patterns)
+}
+
+/// Whether `value` could be written as a JSON value without quotes.
+fn reads_like_a_literal(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "false" | "null"
+    ) || serde_json::from_str::<serde_json::Number>(value).is_ok()
+        || value.starts_with(['-', '+', '.'])
+        || value.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn usable(clause: &[Pin]) -> bool {

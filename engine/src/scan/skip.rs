@@ -24,8 +24,6 @@
 //! test `engine/tests/fast_path.rs` holds it to the exhaustive evaluation on records encoded
 //! the way Fluent Bit encodes them.
 
-use rustc_hash::FxHashMap;
-
 /// Patterns shorter than this make the skips too short to pay for the table: no skip scan.
 const MIN_PATTERN: usize = 4;
 /// Bytes per block of the shift table.
@@ -38,10 +36,15 @@ pub struct SkipScan {
     patterns: Vec<Box<[u8]>>,
     /// The length of the shortest pattern: the window.
     window: usize,
-    /// For each folded two-byte block, how far the window may move when it ends with it.
-    shift: Box<[u8]>,
-    /// Patterns whose first `window` bytes end with a block, by block.
-    ending: FxHashMap<u16, Vec<u16>>,
+    /// For each two-byte block, in any ASCII case, how far the window may move when it ends
+    /// with it (indexed by the raw bytes: no folding in the loop).
+    shift: Box<[u8; 1 << 16]>,
+    /// For each folded block, 1 + the index in `ending_lists` of the (pattern, offset) pairs
+    /// whose window ends with it; 0 when none does. A table, not a map: the lookup runs in an
+    /// interpreter.
+    ending: Box<[u16; 1 << 16]>,
+    /// Each pattern whose window ends with a block, and where its window starts in it.
+    ending_lists: Vec<Vec<(u16, u16)>>,
 }
 
 /// One value to look for, and whether the rule reading it folds case.
@@ -51,6 +54,9 @@ pub struct Pattern<'a> {
     pub bytes: &'a [u8],
     /// Whether the rule compares it case-insensitively.
     pub folded: bool,
+    /// Whether it is a whole JSON string (a key, or the value of an equality test), so that
+    /// its quotes are part of what Fluent Bit writes: a longer pattern, longer skips.
+    pub quoted: bool,
 }
 
 impl SkipScan {
@@ -65,7 +71,13 @@ impl SkipScan {
             if !is_plain(pattern) {
                 return None;
             }
-            let bytes: Box<[u8]> = pattern.bytes.iter().map(|&b| fold(b)).collect();
+            let quote = pattern.quoted.then_some(&b'"');
+            let bytes: Box<[u8]> = quote
+                .into_iter()
+                .chain(pattern.bytes)
+                .chain(quote)
+                .map(|&b| fold(b))
+                .collect();
             if !folded.contains(&bytes) {
                 folded.push(bytes);
             }
@@ -78,45 +90,59 @@ impl SkipScan {
         if window < MIN_PATTERN || folded.len() > usize::from(u16::MAX) {
             return None;
         }
-        let mut shift = vec![u8::try_from(window - BLOCK + 1).ok()?; 1 << 16].into_boxed_slice();
-        let mut ending: FxHashMap<u16, Vec<u16>> = FxHashMap::default();
+        // Built on the heap: 64 KiB would crowd the module's stack.
+        let mut shift: Box<[u8; 1 << 16]> = vec![u8::try_from(window - BLOCK + 1).ok()?; 1 << 16]
+            .into_boxed_slice()
+            .try_into()
+            .ok()?;
+        let mut ending: Box<[u16; 1 << 16]> =
+            vec![0u16; 1 << 16].into_boxed_slice().try_into().ok()?;
+        let mut ending_lists: Vec<Vec<(u16, u16)>> = Vec::new();
         for (index, pattern) in folded.iter().enumerate() {
-            let head = &pattern[..window];
+            let offset = rarest_window(pattern, window);
+            let head = &pattern[offset..offset + window];
             for end in BLOCK - 1..window {
-                let block = block_of(head[end - 1], head[end]);
                 let distance = u8::try_from(window - 1 - end).ok()?;
-                let slot = &mut shift[usize::from(block)];
-                *slot = (*slot).min(distance);
+                for block in cases_of(head[end - 1], head[end]) {
+                    let slot = &mut shift[usize::from(block)];
+                    *slot = (*slot).min(distance);
+                }
             }
-            let last = block_of(head[window - 2], head[window - 1]);
-            ending
-                .entry(last)
-                .or_default()
-                .push(u16::try_from(index).ok()?);
+            let last = usize::from(block_of(head[window - 2], head[window - 1]));
+            if ending[last] == 0 {
+                ending_lists.push(Vec::new());
+                ending[last] = u16::try_from(ending_lists.len()).ok()?;
+            }
+            let entry = (u16::try_from(index).ok()?, u16::try_from(offset).ok()?);
+            ending_lists[usize::from(ending[last]) - 1].push(entry);
         }
         Some(SkipScan {
             patterns: folded,
             window,
             shift,
             ending,
+            ending_lists,
         })
     }
 
-    /// Whether some pattern occurs in `text` (ASCII case folded).
+    /// Whether some pattern occurs in `text` (ASCII case folded). The loop reads two bytes and
+    /// one table entry per step and moves by up to the window's length; it is written for an
+    /// interpreter: no folding, no bounds checks but the loop's own.
     pub fn occurs_in(&self, text: &[u8]) -> bool {
+        let shift: &[u8; 1 << 16] = &self.shift;
         let mut end = self.window - 1;
-        while let Some((&before, &last)) = end
-            .checked_sub(1)
-            .and_then(|b| text.get(b))
-            .zip(text.get(end))
-        {
-            let block = block_of(fold(before), fold(last));
-            let skip = self.shift[usize::from(block)];
+        while end < text.len() {
+            let block = block_of(text[end - 1], text[end]);
+            let skip = shift[usize::from(block)];
             if skip > 0 {
                 end += usize::from(skip);
                 continue;
             }
-            if self.verify(text, end + 1 - self.window, block) {
+            if self.verify(
+                text,
+                end + 1 - self.window,
+                block_of(fold(text[end - 1]), fold(text[end])),
+            ) {
                 return true;
             }
             end += 1;
@@ -124,22 +150,38 @@ impl SkipScan {
         false
     }
 
-    /// Whether a pattern whose head ends with `block` starts at `start`.
+    /// Whether a pattern whose window ends with `block` (folded) is where the window starting
+    /// at `start` is.
     fn verify(&self, text: &[u8], start: usize, block: u16) -> bool {
-        let Some(candidates) = self.ending.get(&block) else {
+        let Some(list) = usize::from(self.ending[usize::from(block)]).checked_sub(1) else {
             return false;
         };
-        candidates.iter().any(|&index| {
+        self.ending_lists[list].iter().any(|&(index, offset)| {
             let pattern = &self.patterns[usize::from(index)];
-            text.get(start..start + pattern.len())
-                .is_some_and(|window| {
-                    window
+            start
+                .checked_sub(usize::from(offset))
+                .and_then(|from| text.get(from..from + pattern.len()))
+                .is_some_and(|found| {
+                    found
                         .iter()
                         .zip(pattern.iter())
                         .all(|(&t, &p)| fold(t) == p)
                 })
         })
     }
+}
+
+/// Where in `pattern` the `window` bytes whose last block is rarest in CloudTrail start: the
+/// scan stops to verify wherever a window's last block ends one, so a common pair (`ro` in
+/// `"CreateGroup"`, which every `role` shares) would stop it often.
+fn rarest_window(pattern: &[u8], window: usize) -> usize {
+    let rank = |b: u8| u32::from(super::rank::RANK[usize::from(b)]);
+    (0..=pattern.len() - window)
+        .min_by_key(|&offset| {
+            let (a, b) = (pattern[offset + window - 2], pattern[offset + window - 1]);
+            rank(a) + rank(b.to_ascii_uppercase()).max(rank(b))
+        })
+        .unwrap_or(0)
 }
 
 /// Printable ASCII that Fluent Bit writes as it is, and, for a folded pattern, no letter that
@@ -161,6 +203,19 @@ fn fold(byte: u8) -> u8 {
     byte.to_ascii_lowercase()
 }
 
+/// The block `first second` in every ASCII case (folded bytes in, up to four blocks out).
+fn cases_of(first: u8, second: u8) -> impl Iterator<Item = u16> {
+    let variants = |b: u8| [b, b.to_ascii_uppercase()];
+    let (firsts, seconds) = (variants(first), variants(second));
+    let mut blocks: Vec<u16> = firsts
+        .iter()
+        .flat_map(|&a| seconds.iter().map(move |&b| block_of(a, b)))
+        .collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks.into_iter()
+}
+
 #[inline(always)]
 fn block_of(first: u8, second: u8) -> u16 {
     u16::from(first) << 8 | u16::from(second)
@@ -176,6 +231,7 @@ mod tests {
             .map(|p| Pattern {
                 bytes: p.as_bytes(),
                 folded: false,
+                quoted: false,
             })
             .collect();
         SkipScan::new(&patterns).unwrap()
@@ -194,8 +250,27 @@ mod tests {
     }
 
     #[test]
+    fn quoted_patterns_match_whole_strings_only() {
+        let s = SkipScan::new(&[Pattern {
+            bytes: b"CreateGroup",
+            folded: false,
+            quoted: true,
+        }])
+        .unwrap();
+        assert!(s.occurs_in(br#"{"eventName":"CreateGroup"}"#));
+        assert!(!s.occurs_in(br#"{"eventName":"CreateGroups"}"#));
+    }
+
+    #[test]
     fn patterns_fluent_bit_could_escape_or_unicode_could_fold_are_refused() {
-        let refused = |bytes: &[u8], folded| SkipScan::new(&[Pattern { bytes, folded }]).is_none();
+        let refused = |bytes: &[u8], folded| {
+            SkipScan::new(&[Pattern {
+                bytes,
+                folded,
+                quoted: false,
+            }])
+            .is_none()
+        };
         assert!(refused(b"a\"quote", false));
         assert!(refused(b"caf\xc3\xa9", false));
         assert!(refused(b"tab\there", false));
@@ -221,7 +296,7 @@ mod tests {
                     proptest::prelude::Just(b'C'),
                 ], 4..9), 1..4),
         ) {
-            let owned: Vec<Pattern<'_>> = patterns.iter().map(|p| Pattern { bytes: p, folded: false }).collect();
+            let owned: Vec<Pattern<'_>> = patterns.iter().map(|p| Pattern { bytes: p, folded: false, quoted: false }).collect();
             let s = SkipScan::new(&owned).unwrap();
             let folded_text: Vec<u8> = text.iter().map(|b| b.to_ascii_lowercase()).collect();
             let plain = patterns.iter().any(|p| {
