@@ -15,6 +15,7 @@
 
 use proptest::prelude::*;
 use trailtag_conformance as data;
+use trailtag_engine::output::fluent_bit::as_fluent_bit_writes_it;
 use trailtag_engine::{Detector, Options, Scratch, Verdict};
 
 fn detector() -> &'static Detector {
@@ -154,75 +155,6 @@ fn assert_exact_with(detector: &Detector, record: &[u8]) {
 }
 
 // ---- under Fluent Bit's ABI: the skip scan --------------------------------------------------
-
-/// `record` as Fluent Bit hands it to a filter: parsed (msgpack in between), then written by
-/// `flb_utils_write_str`: compact, `"` `\\` and control characters escaped, DEL as `\u007f`,
-/// non-ASCII as `\uXXXX` (`json.escape_unicode on`, the default) or as UTF-8 (`off`). `None`
-/// when the record is not a JSON object Fluent Bit's parser would accept.
-fn as_fluent_bit_writes_it(record: &[u8], escape_unicode: bool) -> Option<Vec<u8>> {
-    let value: serde_json::Value = serde_json::from_slice(record).ok()?;
-    value.is_object().then(|| {
-        let mut out = String::new();
-        write_fluent_bit(&value, escape_unicode, &mut out);
-        out.into_bytes()
-    })
-}
-
-fn write_fluent_bit(value: &serde_json::Value, escape_unicode: bool, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => write_fluent_bit_string(s, escape_unicode, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_fluent_bit(item, escape_unicode, out);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_fluent_bit_string(key, escape_unicode, out);
-                out.push(':');
-                write_fluent_bit(item, escape_unicode, out);
-            }
-            out.push('}');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-fn write_fluent_bit_string(s: &str, escape_unicode: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if !c.is_ascii() && escape_unicode => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
 
 /// The property under Fluent Bit's ABI: on a record as Fluent Bit writes it, the skip scan
 /// (`Options::encoded_by_fluent_bit`) decides what the exhaustive evaluation decides.

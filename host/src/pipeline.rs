@@ -513,7 +513,7 @@ impl<'d> Pipeline<'d> {
         let only_matches = self.options.only_matches;
         // Fluent Bit hands a filter the JSON it writes itself, and the filter relies on that
         // (its skip scan); a line that is not a JSON object goes as it is, to be wrapped.
-        let written = as_fluent_bit_writes_it(line);
+        let written = as_fluent_bit_writes_it(line, true);
         let record = written.as_deref().unwrap_or(line);
         let answer = self
             .session

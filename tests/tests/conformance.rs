@@ -329,7 +329,7 @@ fn fluent_bit_abi_portable_module() {
     let mut session = session(ModuleVariant::Portable);
     let (mut written, mut out) = (Vec::new(), Vec::new());
     for record in trailtag_engine::lines(corpus()) {
-        let record = as_fluent_bit_writes_it(record).unwrap_or_else(|| record.to_vec());
+        let record = as_fluent_bit_writes_it(record, true).unwrap_or_else(|| record.to_vec());
         out.extend(
             session
                 .fluent_bit_filter(b"cloudtrail", &record, false)

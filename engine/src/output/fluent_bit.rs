@@ -42,36 +42,37 @@ pub fn write_wrapped(error: &str, record: &[u8], out: &mut Vec<u8>) {
 
 /// `record` as Fluent Bit hands it to a filter after its JSON parser read it: members in
 /// document order (duplicates kept, as msgpack maps keep them), compact, and every string
-/// written as `flb_utils_write_str` writes it with `json.escape_unicode on` (the default): `"`,
-/// `\` and the control characters escaped (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00xx`), DEL as
-/// `\u007f`, every non-ASCII character as `\uXXXX` (UTF-16 pairs beyond the BMP), every
-/// printable ASCII character as it is. Numbers are written as JSON numbers of the same value
+/// written as `flb_utils_write_str` writes it: `"`, `\` and the control characters escaped
+/// (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00xx`), DEL as `\u007f`, every non-ASCII character as
+/// `\uXXXX` (UTF-16 pairs beyond the BMP) with `escape_unicode` (Fluent Bit's
+/// `json.escape_unicode`, on by default) or as UTF-8 without, every printable ASCII character as
+/// it is. Numbers are written as JSON numbers of the same value
 /// (Fluent Bit's own float formatting is not reproduced). `None` when `record` is not a JSON
 /// object, which Fluent Bit's JSON parser would not turn into a record either.
 ///
 /// Hosts that stand in for Fluent Bit (`trailtag tag --abi fluent-bit`, the conformance tests)
 /// hand records over this way, because the filter relies on it: `crate::scan::skip`.
-pub fn as_fluent_bit_writes_it(record: &[u8]) -> Option<Vec<u8>> {
+pub fn as_fluent_bit_writes_it(record: &[u8], escape_unicode: bool) -> Option<Vec<u8>> {
     let value = crate::json::Json::parse(record).ok()?;
     if !matches!(value, crate::json::Json::Object(_)) {
         return None;
     }
     let mut out = Vec::with_capacity(record.len() + 16);
-    write_value(&value, &mut out);
+    write_value(&value, escape_unicode, &mut out);
     Some(out)
 }
 
-fn write_value(value: &crate::json::Json<'_>, out: &mut Vec<u8>) {
+fn write_value(value: &crate::json::Json<'_>, escape_unicode: bool, out: &mut Vec<u8>) {
     use crate::json::Json;
     match value {
-        Json::String(s) => write_string(s, out),
+        Json::String(s) => write_string(s, escape_unicode, out),
         Json::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(item, out);
+                write_value(item, escape_unicode, out);
             }
             out.push(b']');
         }
@@ -81,9 +82,9 @@ fn write_value(value: &crate::json::Json<'_>, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_string(key, out);
+                write_string(key, escape_unicode, out);
                 out.push(b':');
-                write_value(item, out);
+                write_value(item, escape_unicode, out);
             }
             out.push(b'}');
         }
@@ -91,7 +92,7 @@ fn write_value(value: &crate::json::Json<'_>, out: &mut Vec<u8>) {
     }
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+fn write_string(s: &str, escape_unicode: bool, out: &mut Vec<u8>) {
     out.push(b'"');
     for c in s.chars() {
         match c {
@@ -103,6 +104,9 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             '\u{8}' => out.extend_from_slice(b"\\b"),
             '\u{c}' => out.extend_from_slice(b"\\f"),
             c if c.is_ascii() && !c.is_ascii_control() => out.push(c as u8),
+            c if !c.is_ascii() && !escape_unicode => {
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes())
+            }
             c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
@@ -122,10 +126,14 @@ mod tests {
     fn written_as_fluent_bit_writes_it() {
         let record = br#"{ "b" : "a\u0062c\/d", "a":[1, -2, 1.5, true, null], "b":"\u00e9\ud83d\ude00\t\u007f" }"#;
         assert_eq!(
-            as_fluent_bit_writes_it(record).unwrap(),
+            as_fluent_bit_writes_it(record, true).unwrap(),
             br#"{"b":"abc/d","a":[1,-2,1.5,true,null],"b":"\u00e9\ud83d\ude00\t\u007f"}"#
         );
-        assert_eq!(as_fluent_bit_writes_it(b"[1]"), None);
-        assert_eq!(as_fluent_bit_writes_it(b"{\"a\":"), None);
+        assert_eq!(
+            as_fluent_bit_writes_it(br#"{"a":"\u00e9"}"#, false).unwrap(),
+            "{\"a\":\"\u{e9}\"}".as_bytes()
+        );
+        assert_eq!(as_fluent_bit_writes_it(b"[1]", true), None);
+        assert_eq!(as_fluent_bit_writes_it(b"{\"a\":", true), None);
     }
 }

@@ -453,8 +453,7 @@ fn reads_like_a_literal(value: &str) -> bool {
     matches!(
         value.to_ascii_lowercase().as_str(),
         "true" | "false" | "null"
-    ) || serde_json::from_str::<serde_json::Number>(value).is_ok()
-        || value.starts_with(['-', '+', '.'])
+    ) || value.starts_with(['-', '+', '.'])
         || value.starts_with(|c: char| c.is_ascii_digit())
 }
 
