@@ -73,19 +73,41 @@ impl Number {
 
 impl<'a> Json<'a> {
     /// Parses one complete JSON document (trailing whitespace allowed, nothing else).
+    ///
+    /// Text that is valid UTF-8 (nearly every record) is validated once, in one pass over the
+    /// whole record, and then parsed as `str`, so that `serde_json` does not validate each string
+    /// again; anything else is parsed as bytes, which gives `serde_json`'s own error, at its
+    /// position, exactly as before.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse_from(serde_json::Deserializer::from_str(text)),
+            Err(_) => Self::parse_from(serde_json::Deserializer::from_slice(bytes)),
+        }
+    }
+
+    fn parse_from<R: serde_json::de::Read<'a>>(
+        mut de: serde_json::Deserializer<R>,
+    ) -> Result<Json<'a>, serde_json::Error> {
         let value = Json::deserialize(&mut de)?;
         de.end()?;
         Ok(value)
     }
 
     /// The member `key` of an object (the last one if the key is duplicated).
+    ///
+    /// Keys are told apart by length and first byte before they are compared whole: in the
+    /// module `memcmp` is a byte loop, and a record's keys of one length rarely share their
+    /// first byte.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
-        match self {
-            Json::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
+        let Json::Object(members) = self else {
+            return None;
+        };
+        let (len, first) = (key.len(), key.as_bytes().first());
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && k == key)
+            .map(|(_, v)| v)
     }
 
     /// Follows `segments` through nested objects only: arrays are not traversed.
@@ -293,6 +315,23 @@ mod tests {
         assert_eq!(items[1], Json::Number(Number::Signed(-3)));
         assert_eq!(items[2], Json::Number(Number::Float(1.5)));
         assert!(matches!(items[3], Json::Number(Number::Float(_))));
+    }
+
+    #[test]
+    fn invalid_utf8_gives_serde_jsons_own_error_at_its_position() {
+        let bytes = b"{\"a\":\"ok\",\"b\":\"\xff\"}";
+        let ours = Json::parse(bytes).unwrap_err().to_string();
+        let theirs = serde_json::from_slice::<serde_json::Value>(bytes)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(ours, theirs);
+        // Valid text goes the `str` way and gives the same tree as the byte parser would.
+        let text = br#"{"k":"caf\u00e9","n":[1,-2,0.5],"e":"\"q\""}"#;
+        let mut via_str = Vec::new();
+        Json::parse(text).unwrap().to_json_bytes(&mut via_str);
+        let via_serde = serde_json::from_slice::<serde_json::Value>(text).unwrap();
+        let reread: serde_json::Value = serde_json::from_slice(&via_str).unwrap();
+        assert_eq!(reread, via_serde);
     }
 
     #[test]

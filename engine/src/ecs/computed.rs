@@ -5,6 +5,8 @@
 //! `crate::document`) compute it the same way.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::java::{is_removed_scalar, java_length, render};
 use crate::json::Json;
@@ -216,8 +218,15 @@ impl Computed {
     }
 
     /// The computed field named `name`.
+    ///
+    /// (Rules name derived fields by path, and a path is resolved whenever a rule reads it,
+    /// so the names are indexed once rather than rendered again for every lookup.)
     pub fn from_name(name: &str) -> Option<Computed> {
-        Computed::all().into_iter().find(|c| c.name() == name)
+        static BY_NAME: OnceLock<HashMap<String, Computed>> = OnceLock::new();
+        BY_NAME
+            .get_or_init(|| Computed::all().into_iter().map(|c| (c.name(), c)).collect())
+            .get(name)
+            .copied()
     }
 
     /// Its values for the record `root`.
