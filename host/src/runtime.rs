@@ -90,7 +90,7 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.cranelift_opt_level(OptLevel::Speed);
-        // For profiling the guest (BENCHMARKS.md, "How the profiles were taken"): wasmtime
+        // For profiling the guest (BENCHMARKS.md, "Users' rules, later the same day"): wasmtime
         // writes /tmp/perf-PID.map, so that `perf report` names the module's functions.
         if std::env::var_os("TRAILTAG_PERF_MAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
