@@ -229,6 +229,33 @@ impl Computed {
             .copied()
     }
 
+    /// The raw members (by key, wherever they are nested) whose string this field copies
+    /// unchanged, when every value it has is such a copy: `user.name` is a `userName` (the
+    /// identity's or its session issuer's) or a `UserName` (a sign-in's). A test of the field then
+    /// pins those keys (`crate::ir::pins`). Empty for a field that changes what it reads
+    /// (`event.outcome`, `tls.version`, the payload strings) or may take a part of a value
+    /// (`user.changes.name`, `related.user`: the end of an ARN).
+    pub fn copied_from(self) -> &'static [&'static str] {
+        match self {
+            Computed::UserName | Computed::UserEmail => &["userName", "UserName"],
+            Computed::UserId => &["principalId", "userId"],
+            Computed::SourceIp => &["sourceIPAddress"],
+            Computed::CloudAccountId => &["accountId", "recipientAccountId"],
+            Computed::TlsCipher => &["cipherSuite"],
+            Computed::TlsServerName => &["clientProvidedHostHeader"],
+            Computed::ConsoleLoginLoginTo => &["LoginTo"],
+            Computed::Outcome
+            | Computed::PayloadString(_)
+            | Computed::FlattenedCopy(_)
+            | Computed::UserChangesName
+            | Computed::RelatedUser
+            | Computed::TlsVersionProtocol
+            | Computed::TlsVersion
+            | Computed::ConsoleLoginMfaUsed
+            | Computed::ConsoleLoginMobileVersion => &[],
+        }
+    }
+
     /// Its values for the record `root`.
     pub fn values(self, root: &Json<'_>) -> Values {
         match self {
@@ -398,6 +425,55 @@ fn tls_version(root: &Json<'_>) -> Option<(Option<String>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string member of `node` (any depth) under one of `keys`.
+    fn strings_under(node: &Json<'_>, keys: &[&str], out: &mut Vec<String>) {
+        match node {
+            Json::Object(members) => {
+                for (key, value) in members {
+                    if let (true, Json::String(s)) = (keys.contains(&key.as_ref()), value) {
+                        out.push(s.to_string());
+                    }
+                    strings_under(value, keys, out);
+                }
+            }
+            Json::Array(items) => items.iter().for_each(|v| strings_under(v, keys, out)),
+            _ => {}
+        }
+    }
+
+    /// What `copied_from` promises, on hand-written records for each branch: every value is
+    /// the string of a member under one of the keys (the corpus is checked through the rules,
+    /// `engine/tests/elastic_rules.rs`).
+    #[test]
+    fn a_copied_field_holds_only_strings_of_its_source_members() {
+        let records = [
+            r#"{"userIdentity":{"type":"AssumedRole","principalId":"AROA1:bob","arn":"arn:aws:sts::1:assumed-role/admin/bob","accountId":"1","sessionContext":{"sessionIssuer":{"userName":"admin"}}},"sourceIPAddress":"10.0.0.1","recipientAccountId":"2","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"iam.amazonaws.com"}}"#,
+            r#"{"userIdentity":{"type":"IAMUser","userName":"a@example.com","principalId":"AIDA1"},"recipientAccountId":"2"}"#,
+            r#"{"eventName":"UserAuthentication","userIdentity":{"type":"IdentityCenterUser","onBehalfOf":{"userId":"u-1"}},"additionalEventData":{"UserName":"carol"}}"#,
+            r#"{"eventName":"ConsoleLogin","additionalEventData":{"LoginTo":"https://console.aws.amazon.com/"},"userIdentity":{"type":"Root"}}"#,
+        ];
+        let mut checked = 0;
+        for record in records {
+            let root = Json::parse(record.as_bytes()).unwrap();
+            for field in Computed::all() {
+                let keys = field.copied_from();
+                if keys.is_empty() {
+                    continue;
+                }
+                let mut sources = Vec::new();
+                strings_under(&root, keys, &mut sources);
+                for value in values(record, field) {
+                    assert!(
+                        sources.contains(&value),
+                        "{field:?}: {value} not in {sources:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 12, "{checked}");
+    }
 
     fn values(record: &str, field: Computed) -> Vec<String> {
         let root = Json::parse(record.as_bytes()).unwrap();
