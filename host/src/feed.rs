@@ -11,7 +11,9 @@
 //!   pipeline (backpressure): memory stays bounded whatever the input.
 //!
 //! Reading also overlaps with tagging: one thread decompresses and splits while the other calls
-//! the module. Bytes are copied once, from the read buffer into the batch, as they were before.
+//! the module. NDJSON is read straight into the buffer that becomes the batch (only a line cut
+//! by the end of a read is copied, to start the next one); records taken out of documents are
+//! copied once, from the read buffer into the batch.
 
 use std::collections::VecDeque;
 use std::io;
@@ -89,6 +91,51 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     changed: Condvar,
+    pool: BufferPool,
+}
+
+/// Batches the pipeline is done with, handed back so that the reader reads into memory it has
+/// already touched (a fresh megabyte costs page faults and the kernel's zeroing of each page).
+/// Holds at most [`BufferPool::KEPT`] buffers of at most twice the batch size (a batch grown
+/// around one long record is dropped), so memory stays bounded.
+#[derive(Debug, Default, Clone)]
+pub struct BufferPool {
+    kept: Arc<Mutex<Vec<Vec<u8>>>>,
+    largest: usize,
+}
+
+impl BufferPool {
+    const KEPT: usize = 4;
+
+    fn new(batch_bytes: usize) -> Self {
+        Self {
+            kept: Arc::default(),
+            largest: batch_bytes.max(input::READ_BUFFER).saturating_mul(2),
+        }
+    }
+
+    /// Takes a buffer back (dropped when the pool is full or the buffer is too large). Its
+    /// bytes stay: the reader reads over them (`Consumer::owned_buffer`).
+    pub fn give(&self, buffer: Vec<u8>) {
+        if buffer.capacity() > self.largest {
+            return;
+        }
+        let mut kept = self.lock();
+        if kept.len() < Self::KEPT {
+            kept.push(buffer);
+        }
+    }
+
+    /// A buffer to read over, recycled when one is kept.
+    fn take(&self) -> Vec<u8> {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Shared {
@@ -110,7 +157,10 @@ pub struct Feed {
 impl Feed {
     /// Starts reading `sources` in order; `read_bytes` counts raw bytes read (for progress).
     pub fn start(sources: Vec<Source>, options: FeedOptions, read_bytes: Arc<AtomicU64>) -> Self {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            pool: BufferPool::new(options.batch_bytes),
+            ..Shared::default()
+        });
         let writer = Writer {
             shared: Arc::clone(&shared),
             options,
@@ -121,6 +171,11 @@ impl Feed {
             options,
             _reader: reader,
         }
+    }
+
+    /// Where the pipeline hands back the batches it has written.
+    pub fn pool(&self) -> BufferPool {
+        self.shared.pool.clone()
     }
 
     /// The next item: a closed batch at once, an open one once it has been idle for the idle
@@ -281,9 +336,51 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Lines read straight into a buffer of their own: the buffer becomes the next batch, unless
+    /// the open batch (a slow stream's) still has room for them.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the feed hands over a batch that has been idle for a while: it reads the clock"
+    )]
+    fn hand_over(&self, block: Vec<u8>) -> io::Result<()> {
+        let len = block.len();
+        let mut queue = self.room()?;
+        let batch_bytes = self.options.batch_bytes;
+        let is_open = queue.open;
+        match queue.items.back_mut() {
+            Some(Item::Batch(open)) if is_open && open.len() + len <= batch_bytes => {
+                open.extend_from_slice(&block);
+                queue.open = open.len() < batch_bytes;
+            }
+            _ => {
+                queue.items.push_back(Item::Batch(block));
+                queue.open = len < batch_bytes;
+            }
+        }
+        queue.queued_bytes += len;
+        queue.last_append = Some(Instant::now());
+        drop(queue);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+}
+
 impl Consumer for Writer {
     fn lines(&mut self, block: &[u8]) -> io::Result<()> {
         self.append(&[block])
+    }
+
+    fn owned_batch_bytes(&self) -> usize {
+        self.options.batch_bytes
+    }
+
+    fn owned_lines(&mut self, block: Vec<u8>) -> io::Result<()> {
+        self.hand_over(block)
+    }
+
+    fn owned_buffer(&mut self) -> Vec<u8> {
+        self.shared.pool.take()
     }
 
     fn record(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -361,6 +458,36 @@ mod tests {
                 .iter()
                 .all(|b| b.len() <= 4096 && b.ends_with(b"\n"))
         );
+    }
+
+    /// Batches handed back are read over: none of their old bytes may show in a later batch.
+    #[test]
+    fn recycled_batches_carry_nothing_over() {
+        let input: Vec<u8> = (0..40_000)
+            .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
+            .collect();
+        let source = Source::Reader {
+            name: "mem".into(),
+            reader: Box::new(io::Cursor::new(input.clone())),
+        };
+        let feed = Feed::start(vec![source], options(64 * 1024), Arc::default());
+        let pool = feed.pool();
+        let mut read = Vec::new();
+        let mut batches = 0;
+        loop {
+            match feed.next() {
+                Next::Item(Item::Batch(mut b)) => {
+                    read.extend_from_slice(&b);
+                    batches += 1;
+                    b.fill(b'#');
+                    pool.give(b);
+                }
+                Next::End => break,
+                _ => {}
+            }
+        }
+        assert!(batches > 2, "{batches} batches");
+        assert_eq!(read, input);
     }
 
     /// A pipe whose writer is still open: the batch must come out after the idle interval, not

@@ -2,9 +2,11 @@
 //!
 //! An input is opened, decompressed if its first bytes are the gzip magic (whatever its name),
 //! stripped of a UTF-8 byte-order mark, and sniffed (`trailtag_engine::framing::sniff`). Its
-//! records then go to a [`Consumer`]: NDJSON in blocks of whole lines, straight from the read
-//! buffer (no per-line work on the host: the guest splits lines anyway), documents one record at
-//! a time. Memory stays bounded by the largest record the caller allows (`limit`, at least
+//! records then go to a [`Consumer`]: NDJSON in blocks of whole lines (no per-line work on the
+//! host: the guest splits lines anyway), documents one record at a time. NDJSON blocks come
+//! straight from the read buffer, or, for a consumer that asks (`Consumer::owned_batch_bytes`:
+//! the feed), are read straight into buffers the consumer keeps, so that a batch is the memory
+//! the kernel copied the file into and no userland copy is made. Memory stays bounded by the largest record the caller allows (`limit`, at least
 //! [`READ_BUFFER`]): a longer record is streamed to the consumer in pieces.
 //! A read error (a truncated or corrupt gzip member, an unreadable file) ends that input: what was
 //! read before the error has been delivered, and the error is returned for the caller to report.
@@ -103,6 +105,23 @@ pub trait Consumer {
     fn oversized_piece(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// The end of an oversized record.
     fn oversized_end(&mut self) -> io::Result<()>;
+    /// Bytes of whole lines this consumer would take at once in a buffer of its own
+    /// ([`Consumer::owned_lines`]); 0, the default, means blocks from the read buffer
+    /// ([`Consumer::lines`]).
+    fn owned_batch_bytes(&self) -> usize {
+        0
+    }
+    /// Whole lines read straight into a buffer the consumer keeps: the read buffer's copy is
+    /// skipped.
+    fn owned_lines(&mut self, block: Vec<u8>) -> io::Result<()> {
+        self.lines(&block)
+    }
+    /// A buffer for [`Consumer::owned_lines`] (one the consumer recycles, say). Its contents are
+    /// overwritten; its length is how much of it is initialized, so reading into it zeroes
+    /// nothing.
+    fn owned_buffer(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// An opened input.
@@ -268,7 +287,7 @@ pub fn read_records(
     consumer: &mut impl Consumer,
 ) -> Result<(), InputError> {
     match input.framing {
-        Framing::Lines => read_lines(&mut input.reader, limit, consumer),
+        Framing::Lines => read_line_input(&mut input.reader, limit, consumer),
         framing => read_documents(&mut input.reader, framing, limit, consumer),
     }
 }
@@ -285,30 +304,149 @@ fn fill(reader: &mut dyn BufRead) -> Result<&[u8], InputError> {
     reader.fill_buf().map_err(InputError::Read)
 }
 
+fn read_line_input(
+    reader: &mut dyn BufRead,
+    limit: usize,
+    consumer: &mut impl Consumer,
+) -> Result<(), InputError> {
+    let owned = consumer.owned_batch_bytes();
+    // Reading in buffers larger than the limit would need every line measured; a line that
+    // crosses no read is at most one read long, so only the first line of a read can be too long.
+    if owned > 0 && limit >= owned.max(READ_BUFFER) {
+        read_owned_lines(reader, limit, consumer)
+    } else {
+        read_lines(reader, limit, consumer)
+    }
+}
+
 fn read_lines(
     reader: &mut dyn BufRead,
     limit: usize,
     consumer: &mut impl Consumer,
 ) -> Result<(), InputError> {
-    let mut carry = CarriedLine {
-        partial: Vec::new(),
-        oversized: false,
-        limit: limit.max(READ_BUFFER),
-    };
+    let mut carry = CarriedLine::new(limit);
+    while carry.read_block(reader, consumer)? {}
+    Ok(())
+}
+
+/// Lines read straight into buffers the consumer keeps, about
+/// [`Consumer::owned_batch_bytes`] each: a buffer is cut after its last `\n`, and the unfinished
+/// line starts the next buffer (the only bytes copied). Each `read` hands its whole lines over at
+/// once, so a slow stream is delivered as it arrives. A line that grows past `limit` is streamed
+/// as oversized pieces from the read buffer, as [`read_lines`] does.
+fn read_owned_lines(
+    reader: &mut dyn BufRead,
+    limit: usize,
+    consumer: &mut impl Consumer,
+) -> Result<(), InputError> {
+    let want = consumer.owned_batch_bytes().max(READ_BUFFER);
+    let mut carry = CarriedLine::new(limit);
+    let mut buf = Filling::new(consumer.owned_buffer(), want);
     loop {
-        let buf = match fill(reader) {
-            Ok(buf) => buf,
-            Err(e) => {
+        if carry.oversized {
+            if !carry.read_block(reader, consumer)? {
+                return Ok(());
+            }
+            // Once the long line has ended, the unfinished one after it starts the next buffer.
+            buf.extend(&std::mem::take(&mut carry.partial));
+            continue;
+        }
+        let start = buf.filled;
+        let read = buf.read(reader, want.saturating_sub(start).max(READ_BUFFER));
+        let last_line_end = memchr::memrchr(b'\n', &buf.data()[start..]).map(|i| start + i);
+        match (read, last_line_end) {
+            (Err(e), _) => {
+                carry.partial = buf.into_data();
                 carry.finish(consumer).map_err(InputError::Consumer)?;
                 return Err(e);
             }
-        };
-        if buf.is_empty() {
-            return carry.finish(consumer).map_err(InputError::Consumer);
+            (Ok(0), _) => {
+                carry.partial = buf.into_data();
+                return carry.finish(consumer).map_err(InputError::Consumer);
+            }
+            (Ok(_), Some(end)) => {
+                let first_end =
+                    memchr::memchr(b'\n', &buf.data()[start..]).map_or(end, |i| start + i);
+                let mut next = Filling::new(consumer.owned_buffer(), want);
+                next.extend(&buf.data()[end + 1..]);
+                if first_end < carry.limit {
+                    buf.filled = end + 1;
+                    consumer
+                        .owned_lines(std::mem::replace(&mut buf, next).into_data())
+                        .map_err(InputError::Consumer)?;
+                    continue;
+                }
+                // The line carried from earlier reads ended here, over the limit: it is streamed
+                // as an oversized record, and the lines after it are copied (a rare path).
+                let lines = std::mem::replace(&mut buf, next).into_data();
+                carry
+                    .append(&lines[..=first_end], consumer)
+                    .and_then(|()| carry.end_line(consumer))
+                    .and_then(|()| match lines.get(first_end + 1..=end) {
+                        Some(rest) if !rest.is_empty() => consumer.lines(rest),
+                        _ => Ok(()),
+                    })
+                    .map_err(InputError::Consumer)?;
+            }
+            (Ok(_), None) if buf.filled > carry.limit => {
+                let line = std::mem::replace(&mut buf, Filling::new(Vec::new(), want));
+                carry
+                    .append(&line.into_data(), consumer)
+                    .map_err(InputError::Consumer)?;
+            }
+            (Ok(_), None) => {}
         }
-        carry.feed(buf, consumer).map_err(InputError::Consumer)?;
-        let used = buf.len();
-        reader.consume(used);
+    }
+}
+
+/// A buffer being read into: `bytes[..filled]` is data; the rest of `bytes` is memory already
+/// initialized by an earlier use (a recycled batch), read over without zeroing it again.
+struct Filling {
+    bytes: Vec<u8>,
+    filled: usize,
+}
+
+impl Filling {
+    fn new(mut bytes: Vec<u8>, want: usize) -> Self {
+        bytes.reserve(want.saturating_sub(bytes.len()));
+        Self { bytes, filled: 0 }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.filled]
+    }
+
+    /// Room for `len` more bytes after the data, zeroed only where never initialized.
+    fn room(&mut self, len: usize) -> &mut [u8] {
+        let end = self.filled + len;
+        if self.bytes.len() < end {
+            self.bytes.resize(end, 0);
+        }
+        &mut self.bytes[self.filled..end]
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        self.room(bytes.len()).copy_from_slice(bytes);
+        self.filled += bytes.len();
+    }
+
+    /// One `read` of at most `chunk` bytes after the data; retried when interrupted.
+    fn read(&mut self, reader: &mut dyn BufRead, chunk: usize) -> Result<usize, InputError> {
+        let room = self.room(chunk);
+        let read = loop {
+            match reader.read(room) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let read = read.map_err(InputError::Read)?;
+        self.filled += read;
+        Ok(read)
+    }
+
+    fn into_data(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.filled);
+        self.bytes
     }
 }
 
@@ -321,6 +459,38 @@ struct CarriedLine {
 }
 
 impl CarriedLine {
+    fn new(limit: usize) -> Self {
+        Self {
+            partial: Vec::new(),
+            oversized: false,
+            limit: limit.max(READ_BUFFER),
+        }
+    }
+
+    /// Feeds one block of the read buffer; false once the input has ended (the last line
+    /// delivered). A read error is returned after the lines before it are delivered.
+    fn read_block(
+        &mut self,
+        reader: &mut dyn BufRead,
+        consumer: &mut impl Consumer,
+    ) -> Result<bool, InputError> {
+        let block = match fill(reader) {
+            Ok(block) => block,
+            Err(e) => {
+                self.finish(consumer).map_err(InputError::Consumer)?;
+                return Err(e);
+            }
+        };
+        if block.is_empty() {
+            self.finish(consumer).map_err(InputError::Consumer)?;
+            return Ok(false);
+        }
+        self.feed(block, consumer).map_err(InputError::Consumer)?;
+        let used = block.len();
+        reader.consume(used);
+        Ok(true)
+    }
+
     /// Hands `buf`'s whole lines to the consumer in one block and carries the rest.
     fn feed(&mut self, buf: &[u8], consumer: &mut impl Consumer) -> io::Result<()> {
         let Some(last) = memchr::memrchr(b'\n', buf) else {
@@ -506,6 +676,24 @@ mod tests {
         lines: Vec<u8>,
         oversized: Vec<Vec<u8>>,
         current: Vec<u8>,
+        /// Non-zero: lines are read into buffers of this size ([`Consumer::owned_lines`]).
+        owned: usize,
+        owned_blocks: usize,
+        /// Buffers handed back, their bytes overwritten: reading over them must not leak any.
+        spare: Vec<Vec<u8>>,
+    }
+
+    impl Collect {
+        /// Collects from the read buffer, and from buffers of its own.
+        fn both() -> [Self; 2] {
+            [
+                Self::default(),
+                Self {
+                    owned: 64,
+                    ..Self::default()
+                },
+            ]
+        }
     }
 
     impl Consumer for Collect {
@@ -513,6 +701,22 @@ mod tests {
             assert!(block.ends_with(b"\n"));
             self.lines.extend_from_slice(block);
             Ok(())
+        }
+        fn owned_batch_bytes(&self) -> usize {
+            self.owned
+        }
+        fn owned_lines(&mut self, block: Vec<u8>) -> io::Result<()> {
+            assert!(self.owned > 0, "owned lines only when asked for");
+            self.owned_blocks += 1;
+            self.lines(&block)?;
+            let mut spare = block;
+            spare.resize(spare.capacity(), b'#');
+            spare.fill(b'#');
+            self.spare.push(spare);
+            Ok(())
+        }
+        fn owned_buffer(&mut self) -> Vec<u8> {
+            self.spare.pop().unwrap_or_default()
         }
         fn record(&mut self, _: &[u8]) -> io::Result<()> {
             unreachable!("lines only")
@@ -623,12 +827,15 @@ mod tests {
     fn lines_survive_any_buffer_boundary() {
         let data = b"a\n\nbc\r\n{\"x\":1}\nlast without newline";
         for chunk in 1..data.len() + 2 {
-            let mut collect = Collect::default();
-            read_lines(&mut Trickle { data, chunk }, READ_BUFFER, &mut collect).unwrap();
-            assert_eq!(
-                collect.lines, b"a\n\nbc\r\n{\"x\":1}\nlast without newline\n",
-                "chunk {chunk}"
-            );
+            for mut collect in Collect::both() {
+                read_line_input(&mut Trickle { data, chunk }, READ_BUFFER, &mut collect).unwrap();
+                assert_eq!(
+                    collect.lines, b"a\n\nbc\r\n{\"x\":1}\nlast without newline\n",
+                    "chunk {chunk}, owned {}",
+                    collect.owned
+                );
+                assert_eq!(collect.owned > 0, collect.owned_blocks > 0);
+            }
         }
     }
 
@@ -637,18 +844,50 @@ mod tests {
         let long = vec![b'x'; READ_BUFFER + 10];
         let data = [b"first\n".as_slice(), &long, b"\nnext\n", &long].concat();
         for chunk in [7, 4096, READ_BUFFER] {
-            let mut collect = Collect::default();
-            read_lines(
-                &mut Trickle { data: &data, chunk },
-                READ_BUFFER,
-                &mut collect,
-            )
-            .unwrap();
-            assert_eq!(collect.lines, b"first\nnext\n", "chunk {chunk}");
+            for mut collect in Collect::both() {
+                read_line_input(
+                    &mut Trickle { data: &data, chunk },
+                    READ_BUFFER,
+                    &mut collect,
+                )
+                .unwrap();
+                let owned = collect.owned;
+                assert_eq!(
+                    collect.lines, b"first\nnext\n",
+                    "chunk {chunk}, owned {owned}"
+                );
+                assert_eq!(
+                    collect.oversized,
+                    [long.clone(), long.clone()],
+                    "chunk {chunk}, owned {owned}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_lines_after_delivering_what_was_read() {
+        struct FailsAfter(Vec<u8>);
+        impl Read for FailsAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0.drain(..n);
+                Ok(n)
+            }
+        }
+        for mut collect in Collect::both() {
+            let mut reader =
+                BufReader::with_capacity(5, FailsAfter(b"ab\ncd\nunfinished".to_vec()));
+            let result = read_line_input(&mut reader, READ_BUFFER, &mut collect);
+            assert!(matches!(result, Err(InputError::Read(_))), "{result:?}");
             assert_eq!(
-                collect.oversized,
-                [long.clone(), long.clone()],
-                "chunk {chunk}"
+                collect.lines, b"ab\ncd\nunfinished\n",
+                "owned {}",
+                collect.owned
             );
         }
     }

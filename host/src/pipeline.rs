@@ -24,7 +24,7 @@ use trailtag_engine::output::fluent_bit::as_fluent_bit_writes_it;
 use trailtag_engine::{BatchReport, Counts, Reason};
 use trailtag_plugin::codec::RuleInfo;
 
-use crate::feed::{Feed, Item, Next};
+use crate::feed::{BufferPool, Feed, Item, Next};
 use crate::guest::{BatchOutput, GuestFault};
 use crate::input::Origin;
 use crate::session::Session;
@@ -215,6 +215,8 @@ pub struct Pipeline<'d> {
     diagnostics: &'d mut dyn Diagnostics,
     totals: Totals,
     position: Position,
+    /// Where written batches go back to the feed that read them (set by [`Pipeline::run`]).
+    pool: Option<BufferPool>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -249,6 +251,7 @@ impl<'d> Pipeline<'d> {
                 input: Arc::from("-"),
                 next: Origin::Line(1),
             },
+            pool: None,
         }
     }
 
@@ -293,6 +296,7 @@ impl<'d> Pipeline<'d> {
     /// failed (or the module could not be brought back after a fault); records already written
     /// stay written.
     pub fn run(&mut self, feed: &Feed, read_bytes: &dyn Fn() -> u64) -> io::Result<()> {
+        self.pool = Some(feed.pool());
         loop {
             match feed.next() {
                 Next::Item(Item::Batch(batch)) if self.workers.is_some() => {
@@ -356,6 +360,7 @@ impl<'d> Pipeline<'d> {
         let result = answer.result.map_err(io::Error::other)?;
         let lines = self.raw_answer(&answer.batch, result)?;
         self.position.next = self.position.next.advanced(lines);
+        self.recycle(answer.batch);
         Ok(true)
     }
 
@@ -372,7 +377,10 @@ impl<'d> Pipeline<'d> {
                 self.totals.inputs += 1;
                 self.input_error(&format!("{name}: cannot open: {error}"));
             }
-            Item::Batch(batch) => self.batch(&batch)?,
+            Item::Batch(batch) => {
+                self.batch(&batch)?;
+                self.recycle(batch);
+            }
             Item::OversizedPiece(piece) => self.oversized_piece(&piece)?,
             Item::OversizedEnd => self.oversized_end()?,
             Item::Closed(Ok(())) => {}
@@ -382,6 +390,13 @@ impl<'d> Pipeline<'d> {
             }
         }
         Ok(())
+    }
+
+    /// Hands a written batch back to the feed, to be read into again.
+    fn recycle(&self, batch: Vec<u8>) {
+        if let Some(pool) = &self.pool {
+            pool.give(batch);
+        }
     }
 
     fn input_error(&mut self, message: &str) {

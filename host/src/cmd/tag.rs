@@ -92,12 +92,17 @@ fn feed_options(args: &TagArgs) -> FeedOptions {
     }
 }
 
+/// The output buffer. The output is written from the batch itself, between the guest's edits;
+/// a run of unchanged lines at least this long (most of a batch, when few records match) skips
+/// the buffer and goes to the file in one `write`, so only tagged lines and short runs are copied.
+const OUTPUT_BUFFER: usize = 128 * 1024;
+
 /// Stdout, or the `-o` file, refusing a file that is also an input (creating it would truncate
 /// the input before it is read, as ripgrep also refuses).
 fn open_output(output: Option<&PathBuf>, inputs: &[PathBuf]) -> Result<Box<dyn Write>> {
     let Some(path) = output else {
         return Ok(Box::new(BufWriter::with_capacity(
-            1 << 20,
+            OUTPUT_BUFFER,
             io::stdout().lock(),
         )));
     };
@@ -110,5 +115,5 @@ fn open_output(output: Option<&PathBuf>, inputs: &[PathBuf]) -> Result<Box<dyn W
         }
     }
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
+    Ok(Box::new(BufWriter::with_capacity(OUTPUT_BUFFER, file)))
 }

@@ -96,7 +96,14 @@ impl Drop for Scratch {
 
 /// A fresh, empty directory for one test (see [`Scratch`]).
 pub fn temp_dir(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("trailtag-test-{}-{name}", std::process::id()));
+    // Numbered: two tests of one binary asking for the same name (they run in parallel) must
+    // not remove each other's files.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "trailtag-test-{}-{call}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     Scratch(dir)
