@@ -40,7 +40,7 @@ use memchr::memmem::Finder;
 use rustc_hash::FxHashMap;
 
 use super::bytes::skip_ws;
-use super::pairs::scan_pairs;
+use super::pairs::{FAR_BYTES, Far, scan_pairs};
 use super::rank::finder;
 use super::skip::{Pattern, SkipScan};
 #[cfg(test)]
@@ -68,6 +68,8 @@ pub struct Prefilter {
     escape: Finder<'static>,
     /// Distinct first bytes of the pinned keys and the tag keys.
     first_bytes: Vec<u8>,
+    /// A byte further into those keys that the pair scanner also tests ([`far_filter`]).
+    far: Option<Far>,
     /// `"` and the prefix every pinned key shares, when there are several keys and the prefix is
     /// long enough to be rare: one pass finds them all.
     shared_prefix: Option<Finder<'static>>,
@@ -248,14 +250,18 @@ impl Prefilter {
             .copied()
             .filter(|k| is_scannable_key(k))
             .collect();
-        let mut first_bytes: Vec<u8> = scans
+        let scanned_keys: Vec<&str> = scans
             .iter()
             .map(|s| s.key.as_str())
             .chain(tag_keys.iter().copied())
+            .collect();
+        let mut first_bytes: Vec<u8> = scanned_keys
+            .iter()
             .filter_map(|k| k.bytes().next())
             .collect();
         first_bytes.sort_unstable();
         first_bytes.dedup();
+        let far = far_filter(&scanned_keys, &first_bytes);
         let skip = match always.is_empty() {
             true => skip_scan(needs, &tag_keys),
             false => None,
@@ -268,6 +274,7 @@ impl Prefilter {
             pinned,
             escape: finder(b"\\u00"),
             first_bytes,
+            far,
             tag_keys: tag_keys.into_iter().map(TagKey::new).collect(),
         }
     }
@@ -312,7 +319,7 @@ impl Prefilter {
         out.extend_from_slice(&self.always);
         let mut unclear = 0u64;
         let mut tag_member = false;
-        let saw_backslash = scan_pairs(record, &self.first_bytes, |quote| {
+        let saw_backslash = scan_pairs(record, &self.first_bytes, self.far, |quote| {
             self.collect_key_at(record, quote, &mut unclear, out);
             tag_member |= self.tag_key_at(record, quote);
         });
@@ -425,6 +432,48 @@ impl Prefilter {
             .iter()
             .any(|tag| tag.is_member_at(record, quote))
     }
+}
+
+/// The byte further into the scanned keys that the pair scanner tests besides the first: at
+/// the offset (within the shortest quoted key) where the keys have at most [`FAR_BYTES`]
+/// distinct bytes and the fewest common CloudTrail keys that are not scanned pass both tests
+/// (`super::rank::COMMON_KEYS`), so that `"eventTime"` and `"eventID"` stop being hits when
+/// the scan wants `"eventName"`. `None` when no offset qualifies or none would drop a common
+/// key.
+fn far_filter(keys: &[&str], first_bytes: &[u8]) -> Option<Far> {
+    let quoted: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| format!("\"{k}\"").into_bytes())
+        .collect();
+    let shortest = quoted.iter().map(Vec::len).min()?;
+    // A common key as it sits in compact JSON: its quotes, then `:"`.
+    let common: Vec<Vec<u8>> = (super::rank::COMMON_KEYS.iter())
+        .filter(|k| !keys.contains(k))
+        .map(|k| format!("\"{k}\":\"").into_bytes())
+        .filter(|k| k.get(1).is_some_and(|b| first_bytes.contains(b)))
+        .collect();
+    let passing = |offset: usize, bytes: &[u8]| {
+        (common.iter())
+            .filter(|k| k.get(offset).is_some_and(|b| bytes.contains(b)))
+            .count()
+    };
+    let (offset, bytes) = (2..shortest)
+        .filter_map(|offset| {
+            let mut bytes: Vec<u8> = quoted.iter().map(|q| q[offset]).collect();
+            bytes.sort_unstable();
+            bytes.dedup();
+            (bytes.len() <= FAR_BYTES).then_some((offset, bytes))
+        })
+        .min_by_key(|(offset, bytes)| (passing(*offset, bytes), bytes.len(), *offset))?;
+    if passing(offset, &bytes) == common.len() {
+        return None;
+    }
+    let mut padded = [bytes[0]; FAR_BYTES];
+    padded[..bytes.len()].copy_from_slice(&bytes);
+    Some(Far {
+        offset,
+        bytes: padded,
+    })
 }
 
 /// A clause the scan can test: every pin on a scannable key, with values.
@@ -742,15 +791,35 @@ mod tests {
     }
 
     fn same_candidates(prefilter: &Prefilter, record: &[u8]) {
-        let (mut by_words, mut by_memmem) = (Vec::new(), Vec::new());
+        let (mut by_words, mut by_memmem, mut by_pairs) = (Vec::new(), Vec::new(), Vec::new());
         let facts_words = prefilter.candidates_by_words(record, &mut by_words);
         let facts_memmem = prefilter.candidates_by_memmem(record, &mut by_memmem);
+        let facts_pairs = prefilter.candidates_by_pairs(record, &mut by_pairs);
         assert_eq!(by_words, by_memmem, "{:?}", String::from_utf8_lossy(record));
+        assert_eq!(by_pairs, by_memmem, "{:?}", String::from_utf8_lossy(record));
+        assert_eq!(facts_pairs, facts_memmem);
         assert_eq!(
             facts_words,
             facts_memmem,
             "{:?}",
             String::from_utf8_lossy(record)
+        );
+    }
+
+    #[test]
+    fn the_pair_scanner_also_tests_the_byte_that_tells_the_builtin_keys_from_common_ones() {
+        // `"eventName"`, `"eventSource"`, `"trailtag"`: `N`, `S` and `t` six bytes in, where
+        // `"eventTime"`, `"eventID"` and the other `"event` keys differ.
+        let far = builtin_prefilter().far.unwrap();
+        assert_eq!(far.offset, 6);
+        let mut bytes = far.bytes.to_vec();
+        bytes.sort_unstable();
+        bytes.dedup();
+        assert_eq!(bytes, b"NSt");
+        // Keys with more distinct bytes at every offset than the filter takes: none.
+        assert_eq!(
+            far_filter(&["abcd", "bcdae", "cdabfg", "dabchij"], b"abcd"),
+            None
         );
     }
 
