@@ -15,6 +15,7 @@
 //! catalogue to every key of the real corpus. Below the payload objects (`requestParameters` …), whose keys depend on the
 //! API called, any name is accepted.
 
+use crate::catalogue::{OPEN_BELOW, RECORD};
 use crate::detector::Detector;
 use crate::ir::pins::Need;
 use crate::path::FieldPath;
@@ -73,107 +74,6 @@ impl std::fmt::Display for Warning {
         }
     }
 }
-
-/// Top-level keys of a CloudTrail record, with the keys each structured member has (`None`:
-/// any key below, as for the payloads).
-const RECORD: &[(&str, Option<&[&str]>)] = &[
-    ("eventVersion", Some(&[])),
-    ("userIdentity", Some(USER_IDENTITY)),
-    ("eventTime", Some(&[])),
-    ("eventSource", Some(&[])),
-    ("eventName", Some(&[])),
-    ("awsRegion", Some(&[])),
-    ("sourceIPAddress", Some(&[])),
-    ("userAgent", Some(&[])),
-    ("errorCode", Some(&[])),
-    ("errorMessage", Some(&[])),
-    ("requestParameters", None),
-    ("responseElements", None),
-    ("additionalEventData", None),
-    ("requestID", Some(&[])),
-    ("eventID", Some(&[])),
-    ("readOnly", Some(&[])),
-    (
-        "resources",
-        Some(&["ARN", "ARNPrefix", "accountId", "type"]),
-    ),
-    ("eventType", Some(&[])),
-    ("apiVersion", Some(&[])),
-    ("managementEvent", Some(&[])),
-    ("recipientAccountId", Some(&[])),
-    ("serviceEventDetails", None),
-    ("sharedEventID", Some(&[])),
-    ("vpcEndpointId", Some(&[])),
-    ("vpcEndpointAccountId", Some(&[])),
-    ("eventCategory", Some(&[])),
-    (
-        "addendum",
-        Some(&[
-            "reason",
-            "updatedFields",
-            "originalRequestID",
-            "originalEventID",
-        ]),
-    ),
-    ("sessionCredentialFromConsole", Some(&[])),
-    ("edgeDeviceDetails", None),
-    (
-        "tlsDetails",
-        Some(&[
-            "tlsVersion",
-            "cipherSuite",
-            "clientProvidedHostHeader",
-            "keyExchange",
-        ]),
-    ),
-    ("insightDetails", None),
-    ("eventContext", None),
-    // Digest files, which arrive in the same buckets as records.
-    ("awsAccountId", Some(&[])),
-    ("digestStartTime", Some(&[])),
-    ("digestEndTime", Some(&[])),
-    ("digestS3Bucket", Some(&[])),
-    ("digestS3Object", Some(&[])),
-    ("digestPublicKeyFingerprint", Some(&[])),
-    ("digestSignatureAlgorithm", Some(&[])),
-    ("newestEventTime", Some(&[])),
-    ("oldestEventTime", Some(&[])),
-    ("previousDigestS3Bucket", Some(&[])),
-    ("previousDigestS3Object", Some(&[])),
-    ("previousDigestHashValue", Some(&[])),
-    ("previousDigestHashAlgorithm", Some(&[])),
-    ("previousDigestSignature", Some(&[])),
-    (
-        "logFiles",
-        Some(&[
-            "s3Bucket",
-            "s3Object",
-            "hashValue",
-            "hashAlgorithm",
-            "newestEventTime",
-            "oldestEventTime",
-        ]),
-    ),
-];
-
-/// Keys of `userIdentity`; `sessionContext`, `onBehalfOf` and `inScopeOf` are accepted below.
-const USER_IDENTITY: &[&str] = &[
-    "type",
-    "principalId",
-    "arn",
-    "accountId",
-    "accessKeyId",
-    "userName",
-    "sessionContext",
-    "invokedBy",
-    "identityProvider",
-    "credentialId",
-    "onBehalfOf",
-    "inScopeOf",
-];
-
-/// Structured members whose own members are accepted whatever they are.
-const OPEN_BELOW: &[&str] = &["sessionContext", "onBehalfOf", "inScopeOf"];
 
 /// Every finding for `detector`'s rules, rule by rule.
 pub fn check(detector: &Detector) -> Vec<Warning> {

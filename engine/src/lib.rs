@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attack;
+mod catalogue;
 pub mod context;
 mod detector;
 pub mod document;

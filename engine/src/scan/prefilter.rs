@@ -437,7 +437,7 @@ impl Prefilter {
 /// The byte further into the scanned keys that the pair scanner tests besides the first: at
 /// the offset (within the shortest quoted key) where the keys have at most [`FAR_BYTES`]
 /// distinct bytes and the fewest common CloudTrail keys that are not scanned pass both tests
-/// (`super::rank::COMMON_KEYS`), so that `"eventTime"` and `"eventID"` stop being hits when
+/// (`crate::catalogue::known_keys`), so that `"eventTime"` and `"eventID"` stop being hits when
 /// the scan wants `"eventName"`. `None` when no offset qualifies or none would drop a common
 /// key.
 fn far_filter(keys: &[&str], first_bytes: &[u8]) -> Option<Far> {
@@ -447,7 +447,7 @@ fn far_filter(keys: &[&str], first_bytes: &[u8]) -> Option<Far> {
         .collect();
     let shortest = quoted.iter().map(Vec::len).min()?;
     // A common key as it sits in compact JSON: its quotes, then `:"`.
-    let common: Vec<Vec<u8>> = (super::rank::COMMON_KEYS.iter())
+    let common: Vec<Vec<u8>> = crate::catalogue::known_keys()
         .filter(|k| !keys.contains(k))
         .map(|k| format!("\"{k}\":\"").into_bytes())
         .filter(|k| k.get(1).is_some_and(|b| first_bytes.contains(b)))

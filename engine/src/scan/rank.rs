@@ -24,56 +24,6 @@ pub const RANK: [u8; 256] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
 
-/// Keys most CloudTrail records hold (top level, `userIdentity`, its session context, and
-/// `tlsDetails`), for choosing the pair scanner's second byte (`super::prefilter`): the byte
-/// that tells the keys a scan wants from these.
-pub const COMMON_KEYS: &[&str] = &[
-    "eventVersion",
-    "userIdentity",
-    "type",
-    "principalId",
-    "arn",
-    "accountId",
-    "accessKeyId",
-    "userName",
-    "sessionContext",
-    "sessionIssuer",
-    "attributes",
-    "creationDate",
-    "mfaAuthenticated",
-    "webIdFederationData",
-    "invokedBy",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "requestID",
-    "eventID",
-    "readOnly",
-    "resources",
-    "eventType",
-    "apiVersion",
-    "managementEvent",
-    "recipientAccountId",
-    "sharedEventID",
-    "vpcEndpointId",
-    "serviceEventDetails",
-    "eventCategory",
-    "errorCode",
-    "errorMessage",
-    "tlsDetails",
-    "tlsVersion",
-    "cipherSuite",
-    "clientProvidedHostHeader",
-    "ARN",
-    "Records",
-];
-
 /// [`RANK`] for `memchr`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CloudTrailRank;
