@@ -310,59 +310,53 @@ impl Writer {
     }
 
     /// Appends whole lines to the open batch, or opens one.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the feed hands over a batch that has been idle for a while: it reads the clock"
-    )]
     fn append(&self, parts: &[&[u8]]) -> io::Result<()> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut queue = self.room()?;
-        let append_to_open = queue.open
-            && matches!(queue.items.back(), Some(Item::Batch(b)) if b.len() + len <= self.options.batch_bytes.max(len));
-        if !append_to_open {
+        if !self.open_batch_takes(&queue, len) {
             queue.items.push_back(Item::Batch(Vec::with_capacity(
                 self.options.batch_bytes.max(len),
             )));
         }
         if let Some(Item::Batch(batch)) = queue.items.back_mut() {
             parts.iter().for_each(|p| batch.extend_from_slice(p));
-            queue.open = batch.len() < self.options.batch_bytes;
         }
-        queue.queued_bytes += len;
-        queue.last_append = Some(Instant::now());
-        drop(queue);
-        self.shared.changed.notify_all();
+        self.grew(queue, len);
         Ok(())
     }
-}
 
-impl Writer {
     /// Lines read straight into a buffer of their own: the buffer becomes the next batch, unless
     /// the open batch (a slow stream's) still has room for them.
+    fn hand_over(&self, block: Vec<u8>) -> io::Result<()> {
+        let len = block.len();
+        let mut queue = self.room()?;
+        let takes = self.open_batch_takes(&queue, len);
+        match queue.items.back_mut() {
+            Some(Item::Batch(open)) if takes => open.extend_from_slice(&block),
+            _ => queue.items.push_back(Item::Batch(block)),
+        }
+        self.grew(queue, len);
+        Ok(())
+    }
+
+    /// Whether the batch at the back of `queue` is open and has room for `len` more bytes.
+    fn open_batch_takes(&self, queue: &Queue, len: usize) -> bool {
+        queue.open
+            && matches!(queue.items.back(), Some(Item::Batch(b)) if b.len() + len <= self.options.batch_bytes.max(len))
+    }
+
+    /// The last batch grew by `len` bytes: it stays open while short of the batch size, and the
+    /// pipeline is told.
     #[expect(
         clippy::disallowed_methods,
         reason = "the feed hands over a batch that has been idle for a while: it reads the clock"
     )]
-    fn hand_over(&self, block: Vec<u8>) -> io::Result<()> {
-        let len = block.len();
-        let mut queue = self.room()?;
-        let batch_bytes = self.options.batch_bytes;
-        let is_open = queue.open;
-        match queue.items.back_mut() {
-            Some(Item::Batch(open)) if is_open && open.len() + len <= batch_bytes => {
-                open.extend_from_slice(&block);
-                queue.open = open.len() < batch_bytes;
-            }
-            _ => {
-                queue.items.push_back(Item::Batch(block));
-                queue.open = len < batch_bytes;
-            }
-        }
+    fn grew(&self, mut queue: MutexGuard<'_, Queue>, len: usize) {
+        queue.open = matches!(queue.items.back(), Some(Item::Batch(b)) if b.len() < self.options.batch_bytes);
         queue.queued_bytes += len;
         queue.last_append = Some(Instant::now());
         drop(queue);
         self.shared.changed.notify_all();
-        Ok(())
     }
 }
 

@@ -6,8 +6,9 @@
 //! host: the guest splits lines anyway), documents one record at a time. NDJSON blocks come
 //! straight from the read buffer, or, for a consumer that asks (`Consumer::owned_batch_bytes`:
 //! the feed), are read straight into buffers the consumer keeps, so that a batch is the memory
-//! the kernel copied the file into and no userland copy is made. Memory stays bounded by the largest record the caller allows (`limit`, at least
-//! [`READ_BUFFER`]): a longer record is streamed to the consumer in pieces.
+//! the kernel copied the file into and no userland copy is made. Memory stays bounded by the
+//! largest record the caller allows (`limit`, at least [`READ_BUFFER`]): a longer record is
+//! streamed to the consumer in pieces.
 //! A read error (a truncated or corrupt gzip member, an unreadable file) ends that input: what was
 //! read before the error has been delivered, and the error is returned for the caller to report.
 
