@@ -127,9 +127,28 @@ fn scan_blocks<const N: usize, const FAR: bool>(
         }
         at += 16;
     }
+    // The last bytes: two more blocks over a copy padded with zeros, when they fit and the
+    // padding can add no hit (no key starts with a zero byte or has one further in).
+    let rest = &record[at..];
+    let inert = !firsts.contains(&0) && (!FAR || !far.bytes.contains(&0));
+    if inert && rest.len() <= 32 && reach <= MAX_PADDED_REACH {
+        let mut padded = [0u8; 32 + 16 + MAX_PADDED_REACH];
+        padded[..rest.len()].copy_from_slice(rest);
+        let (pairs_a, slashes_a) = block_at(&padded, 0);
+        let (pairs_b, slashes_b) = block_at(&padded, 16);
+        // Fewer than 16 + `reach` bytes are left, so every hit is in the first block; the
+        // second is read for its backslashes.
+        report(pairs_a.to_bitmask(), at, &mut hit);
+        debug_assert!(!pairs_b.any());
+        return (backslashes | slashes_a | slashes_b).any();
+    }
     let far = FAR.then_some(far);
     tail(record, at, firsts, far, hit) | backslashes.any()
 }
+
+/// The furthest [`Far::offset`] for which the last bytes are scanned as padded blocks.
+#[cfg(not(all(target_family = "wasm", not(target_feature = "simd128"))))]
+const MAX_PADDED_REACH: usize = 32;
 
 #[cfg(all(target_family = "wasm", not(target_feature = "simd128")))]
 fn scan_pairs_for<const N: usize>(
