@@ -8,7 +8,7 @@
 //! Values are read through the [`Document`] interface, like the rules' own tests.
 
 use crate::document::{Document, first_value_json};
-use crate::json::Json;
+use crate::json::{Json, write_json_string};
 use crate::path::FieldPath;
 
 /// The base context, in output order: name, then the CloudTrail paths tried in order.
@@ -90,10 +90,4 @@ impl ContextField {
 
 fn is_informative(value: &Json<'_>) -> bool {
     !matches!(value, Json::Null) && value.as_str() != Some("")
-}
-
-/// Writes `s` as a JSON string.
-pub fn write_json_string(s: &str, out: &mut Vec<u8>) {
-    // Serialising a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, s);
 }

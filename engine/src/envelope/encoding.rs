@@ -19,7 +19,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::{Encoding, Slot};
-use crate::context::write_json_string;
+use crate::json::write_json_string;
 
 /// A compressed slot may grow to at most this many bytes once decompressed (a gzip bomb is an
 /// envelope that cannot be opened, not an allocation without end).

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::context::write_json_string;
+use crate::json::write_json_string;
 use crate::scan::bytes::{MemberSpan, object_members};
 
 /// Writes members after a record's last one, each preceded by the comma it needs.

@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::TagWriter;
 use super::fields::highest;
 use super::splice::Members;
-use crate::context::write_json_string;
 use crate::findings::{Detection, TAG_KEY};
+use crate::json::write_json_string;
 use crate::rule::{Rule, RuleFormat, RuleMeta, Severity, Threat};
 
 /// The version of the tag's schema; bumped on any incompatible change.
