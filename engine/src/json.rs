@@ -135,15 +135,22 @@ impl<'a> Json<'a> {
     /// The same bytes as `serde_json` writes for the value; strings and keys go through
     /// [`write_json_string`], the rest through `serde_json`.
     pub fn to_json_bytes(&self, out: &mut Vec<u8>) {
+        self.write_compact(&write_json_string, out);
+    }
+
+    /// Compact JSON text of this value, every string and key written by `write_string` (a
+    /// writer other than `serde_json`'s: Fluent Bit's encoder, `crate::output::fluent_bit`),
+    /// numbers, booleans and `null` by `serde_json`.
+    pub fn write_compact(&self, write_string: &impl Fn(&str, &mut Vec<u8>), out: &mut Vec<u8>) {
         match self {
-            Json::String(s) => write_json_string(s, out),
+            Json::String(s) => write_string(s, out),
             Json::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
-                    item.to_json_bytes(out);
+                    item.write_compact(write_string, out);
                 }
                 out.push(b']');
             }
@@ -153,9 +160,9 @@ impl<'a> Json<'a> {
                     if i > 0 {
                         out.push(b',');
                     }
-                    write_json_string(key, out);
+                    write_string(key, out);
                     out.push(b':');
-                    value.to_json_bytes(out);
+                    value.write_compact(write_string, out);
                 }
                 out.push(b'}');
             }

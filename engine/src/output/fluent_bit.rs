@@ -58,38 +58,8 @@ pub fn as_fluent_bit_writes_it(record: &[u8], escape_unicode: bool) -> Option<Ve
         return None;
     }
     let mut out = Vec::with_capacity(record.len() + 16);
-    write_value(&value, escape_unicode, &mut out);
+    value.write_compact(&|s, out| write_string(s, escape_unicode, out), &mut out);
     Some(out)
-}
-
-fn write_value(value: &crate::json::Json<'_>, escape_unicode: bool, out: &mut Vec<u8>) {
-    use crate::json::Json;
-    match value {
-        Json::String(s) => write_string(s, escape_unicode, out),
-        Json::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, escape_unicode, out);
-            }
-            out.push(b']');
-        }
-        Json::Object(members) => {
-            out.push(b'{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, escape_unicode, out);
-                out.push(b':');
-                write_value(item, escape_unicode, out);
-            }
-            out.push(b'}');
-        }
-        scalar => scalar.to_json_bytes(out),
-    }
 }
 
 fn write_string(s: &str, escape_unicode: bool, out: &mut Vec<u8>) {
