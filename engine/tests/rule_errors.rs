@@ -138,3 +138,30 @@ fn a_misspelt_context_key_is_named_in_the_authors_words() {
     assert!(!message.contains("enum"), "no serde jargon: {message}");
     assert_eq!(errors[0].line, 9);
 }
+
+/// TOML files are parsed once and then read as Elastic or native rules: a syntax error and a
+/// shape error keep the line and column of the byte at fault in either kind of file.
+#[test]
+fn toml_syntax_and_shape_errors_point_at_their_line_and_column() {
+    let unterminated =
+        "[metadata]\nmaturity = \"production\"\n\n[rule]\nrule_id = \"abc\nname = \"n\"\n";
+    let wrong_type = "[metadata]\nmaturity = \"production\"\n\n[rule]\nrule_id = \"abc\"\nname = \"n\"\nseverity = 3\n";
+    let native_wrong_type = format!("{HEADER}query = 7\n");
+    let errors = errors(&[
+        ("unterminated.toml", unterminated),
+        ("wrong-type.toml", wrong_type),
+        ("native.toml", &native_wrong_type),
+    ]);
+    let found: Vec<(&str, usize, usize, RuleErrorKind)> = errors
+        .iter()
+        .map(|e| (e.file.as_str(), e.line, e.column, e.kind))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("unterminated.toml", 5, 15, RuleErrorKind::Syntax),
+            ("wrong-type.toml", 7, 12, RuleErrorKind::Syntax),
+            ("native.toml", 7, 9, RuleErrorKind::Syntax),
+        ]
+    );
+}

@@ -51,6 +51,16 @@ pub fn compile(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
     compile_with(source, &sigma::Placeholders::default())
 }
 
+/// A `.toml` file, Elastic or native: parsed once, told apart by its keys.
+fn compile_toml(source: &RuleSource) -> Result<Vec<Rule>, Vec<RuleError>> {
+    let document = native::parse_toml_document(&source.name, &source.text)?;
+    if elastic::is_elastic_rule_file(&document) {
+        return elastic::compile_elastic_file(&source.name, &source.text, document);
+    }
+    native::compile_rule_file(&source.name, &source.text, document)
+        .map(|rule| rule.into_iter().collect())
+}
+
 /// Compiles one rule file; `placeholders` are the values Sigma's `expand` modifier stands for.
 pub fn compile_with(
     source: &RuleSource,
@@ -61,11 +71,7 @@ pub fn compile_with(
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase());
     match extension.as_deref() {
-        Some("toml") if elastic::is_elastic_rule_file(&source.text) => {
-            elastic::compile_elastic_file(&source.name, &source.text)
-        }
-        Some("toml") => native::compile_rule_file(&source.name, &source.text)
-            .map(|rule| rule.into_iter().collect()),
+        Some("toml") => compile_toml(source),
         Some("yml" | "yaml") => {
             sigma::compile_sigma_file(&source.name, &source.text, placeholders)
         }

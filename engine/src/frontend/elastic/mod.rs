@@ -37,23 +37,24 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use self::fields::EcsFields;
-use super::native::{parse_toml, problem, string_content_start};
+use super::native::{TomlDocument, deserialize_toml, problem, string_content_start};
 use crate::context::{BASE_CONTEXT, ContextField};
 use crate::ecs::{self, Source};
 use crate::error::{RuleError, RuleErrorKind};
 use crate::path::FieldPath;
 use crate::rule::{Clause, Rule, RuleFormat, RuleMeta, Severity, Threat};
 
-/// Whether a TOML rule file is an Elastic one (it has `[metadata]` or a `rule_id`), rather than
-/// a native one.
-pub fn is_elastic_rule_file(text: &str) -> bool {
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return false;
-    };
+/// Whether a parsed TOML rule file is an Elastic one (it has `[metadata]` or a `rule_id`),
+/// rather than a native one.
+pub(crate) fn is_elastic_rule_file(document: &TomlDocument<'_>) -> bool {
+    let table = document.get_ref();
     table.contains_key("metadata")
         || table
             .get("rule")
-            .and_then(toml::Value::as_table)
+            .and_then(|rule| match rule.get_ref() {
+                toml::de::DeValue::Table(rule) => Some(rule),
+                _ => None,
+            })
             .is_some_and(|rule| rule.contains_key("rule_id"))
 }
 
@@ -136,9 +137,13 @@ struct InvestigationFields {
     field_names: Vec<String>,
 }
 
-/// Compiles one Elastic rule file.
-pub(crate) fn compile_elastic_file(file: &str, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
-    let spec: ElasticFile = parse_toml(file, text)?;
+/// Compiles one Elastic rule file, already parsed as `document`.
+pub(crate) fn compile_elastic_file(
+    file: &str,
+    text: &str,
+    document: TomlDocument<'_>,
+) -> Result<Vec<Rule>, Vec<RuleError>> {
+    let spec: ElasticFile = deserialize_toml(file, text, document)?;
     let id = spec.rule.rule_id.get_ref().to_ascii_lowercase();
     let compiler = Compiler {
         file,
