@@ -264,8 +264,8 @@ impl RuleCompiler<'_> {
 
 /// A TOML file parsed once, before its shape is known: the loader reads it to tell an Elastic
 /// rule file from a native one, then the front end deserializes the same tree (parsing the file
-/// twice was a third of the time to load the 222 SigmaHQ and Elastic rules). Values keep their
-/// spans, so errors still point at a line and column.
+/// twice was 148 M of the 354 M instructions it took to compile the 222 SigmaHQ and Elastic
+/// rules). Values keep their spans, so errors still point at a line and column.
 pub(crate) type TomlDocument<'a> = Spanned<toml::de::DeTable<'a>>;
 
 /// Parses a TOML file; a syntax error is reported at its line and column.

@@ -51,10 +51,7 @@ pub(crate) fn is_elastic_rule_file(document: &TomlDocument<'_>) -> bool {
     table.contains_key("metadata")
         || table
             .get("rule")
-            .and_then(|rule| match rule.get_ref() {
-                toml::de::DeValue::Table(rule) => Some(rule),
-                _ => None,
-            })
+            .and_then(|rule| rule.get_ref().as_table())
             .is_some_and(|rule| rule.contains_key("rule_id"))
 }
 
