@@ -61,6 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// `<target>/<profile>/trailtag-wasm`: shared by `build`, `test` and `clippy` of one profile.
+///
+/// `scripts/test-all` builds the portable variant again in
+/// `<target>/debug/trailtag-wasm/trailtag` (where cargo finds it fresh) to hand the same module
+/// to the Python tests: keep the two in step.
 fn wasm_target_dir(out_dir: &Path) -> PathBuf {
     out_dir
         .ancestors()
